@@ -1,0 +1,229 @@
+/**
+ * safetensors: u64-LE header length N, N bytes of JSON {name: {dtype, shape, data_offsets}}, then raw
+ * little-endian C-order data. The reader keeps only the header in memory and reads one tensor at a time,
+ * so multi-GB checkpoints stream through the compiler.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+
+export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+const BYTES_PER_ELEMENT: Record<SafetensorsDType, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+};
+
+export interface TensorInfo {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** absolute byte offset of the data in the file */
+  offset: number;
+  byteLength: number;
+}
+
+export class SafetensorsError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+/** Parses and validates a header; `fileSize` lets truncation be reported before any tensor is read. */
+export function parseHeader(file: string, headerJson: string, dataStart: number, fileSize: number): Map<string, TensorInfo> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(headerJson);
+  } catch {
+    throw new SafetensorsError(file, 'the header is not valid JSON (is this a safetensors file?)');
+  }
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === '__metadata__') continue;
+    const entry = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const dtype = entry.dtype as SafetensorsDType;
+    if (!(dtype in BYTES_PER_ELEMENT)) {
+      throw new SafetensorsError(file, `tensor "${name}" has unknown dtype "${entry.dtype}" (supported: ${Object.keys(BYTES_PER_ELEMENT).join(', ')})`);
+    }
+    const shape = entry.shape ?? [];
+    const [begin, end] = entry.data_offsets ?? [NaN, NaN];
+    const elements = shape.reduce((a, b) => a * b, 1);
+    if (!(end - begin === elements * BYTES_PER_ELEMENT[dtype])) {
+      throw new SafetensorsError(file, `tensor "${name}" has data_offsets [${begin}, ${end}] that do not fit shape [${shape}] of ${dtype}`);
+    }
+    if (dataStart + end > fileSize) {
+      throw new SafetensorsError(file, `file is truncated: tensor "${name}" ends at byte ${dataStart + end} but the file has ${fileSize} bytes`);
+    }
+    tensors.set(name, { name, dtype, shape, offset: dataStart + begin, byteLength: end - begin });
+  }
+  return tensors;
+}
+
+export class SafetensorsFile {
+  readonly tensors: Map<string, TensorInfo>;
+  private fd: number;
+
+  private constructor(readonly path: string, fd: number, tensors: Map<string, TensorInfo>) {
+    this.fd = fd;
+    this.tensors = tensors;
+  }
+
+  static open(path: string): SafetensorsFile {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw new SafetensorsError(path, `cannot open: ${(e as Error).message}`);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size < 8) throw new SafetensorsError(path, `file is truncated: ${size} bytes, a safetensors header needs at least 8`);
+      const lenBuf = Buffer.alloc(8);
+      readSync(fd, lenBuf, 0, 8, 0);
+      const headerLength = Number(lenBuf.readBigUInt64LE(0));
+      if (headerLength > 100_000_000 || 8 + headerLength > size) {
+        throw new SafetensorsError(path, `file is truncated or not safetensors: header length ${headerLength}, file size ${size}`);
+      }
+      const header = Buffer.alloc(headerLength);
+      readSync(fd, header, 0, headerLength, 8);
+      const tensors = parseHeader(path, header.toString('utf8'), 8 + headerLength, size);
+      return new SafetensorsFile(path, fd, tensors);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new SafetensorsError(this.path, `no tensor named "${name}"`);
+    return t;
+  }
+
+  /** The tensor's raw bytes, as stored. */
+  readBytes(name: string): Uint8Array {
+    const t = this.info(name);
+    const buf = new Uint8Array(t.byteLength);
+    let done = 0;
+    while (done < t.byteLength) {
+      const n = readSync(this.fd, buf, done, t.byteLength - done, t.offset + done);
+      if (n <= 0) throw new SafetensorsError(this.path, `unexpected end of file while reading "${name}"`);
+      done += n;
+    }
+    return buf;
+  }
+
+  /** The tensor converted to float32 (from F32, F16, BF16, F64 or an integer type). */
+  readFloat32(name: string): Float32Array {
+    const t = this.info(name);
+    return toFloat32(t.dtype, this.readBytes(name));
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export function float16ToFloat32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+export function toFloat32(dtype: SafetensorsDType, bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength / BYTES_PER_ELEMENT[dtype];
+  const out = new Float32Array(n);
+  switch (dtype) {
+    case 'F32':
+      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n)); // little-endian hosts only, as everywhere we run
+      else for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = float16ToFloat32(view.getUint16(i * 2, true));
+      break;
+    case 'BF16':
+      for (let i = 0; i < n; i++) out[i] = bf16(view.getUint16(i * 2, true));
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(i * 8, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      break;
+    case 'U8':
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = bytes[i];
+      break;
+  }
+  return out;
+}
+
+const bf16Scratch = new DataView(new ArrayBuffer(4));
+function bf16(bits: number): number {
+  bf16Scratch.setUint32(0, bits << 16, false);
+  return bf16Scratch.getFloat32(0, false);
+}
+
+export function readFloat64(file: SafetensorsFile, name: string): Float64Array {
+  const t = file.info(name);
+  const bytes = file.readBytes(name);
+  if (t.dtype !== 'F64') return Float64Array.from(toFloat32(t.dtype, bytes));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float64Array(bytes.byteLength / 8);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true);
+  return out;
+}
+
+export interface TensorToWrite {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** Called once, when the tensor's bytes are due; return exactly byteLength bytes. */
+  data: () => Uint8Array;
+}
+
+/** Writes a safetensors file tensor by tensor, holding at most one tensor's bytes at a time. */
+export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const len = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + len] };
+    offset += len;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // keeps the data 8-byte aligned, as the reference writer does
+  const jsonBytes = Buffer.from(json, 'utf8');
+  const lenBuf = Buffer.alloc(8);
+  lenBuf.writeBigUInt64LE(BigInt(jsonBytes.length));
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, lenBuf);
+    writeSync(fd, jsonBytes);
+    for (const t of tensors) {
+      const bytes = t.data();
+      const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
+      if (bytes.byteLength !== expected) throw new Error(`tensor "${t.name}": ${bytes.byteLength} bytes given, ${expected} expected`);
+      writeSync(fd, bytes);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function float32Bytes(data: Float32Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
