@@ -1,0 +1,31 @@
+/** Compiles one network: architecture code → graph → `<name>.onnx` + external-data shards, all hashed. */
+import { Graph } from './onnx/graph.ts';
+import { BuildContext, type BuildOptions } from './onnx/nn.ts';
+import type { WeightStore } from './weights.ts';
+import { ShardedDataSink, writeHashedFile, DEFAULT_SHARD_BYTES, type WrittenFile } from './writer.ts';
+
+/** Opset 21: DequantizeLinear with int4/blocked scales, Gelu, LayerNormalization, Shape start/end. */
+export const OPSET = 21;
+
+export interface CompiledGraph {
+  name: string;
+  model: WrittenFile;
+  externalData: WrittenFile[];
+  nodeCount: number;
+}
+
+export interface CompileGraphOptions extends BuildOptions {
+  outDir: string;
+  shardBytes?: number;
+}
+
+export function compileGraph(name: string, weights: WeightStore, options: CompileGraphOptions, build: (ctx: BuildContext) => void): CompiledGraph {
+  const sink = new ShardedDataSink(options.outDir, name, options.shardBytes ?? DEFAULT_SHARD_BYTES);
+  const graph = new Graph({ name, opset: OPSET, sink });
+  const ctx = new BuildContext(graph, weights, options);
+  build(ctx);
+  weights.assertAllTaken();
+  const externalData = sink.finish();
+  const model = writeHashedFile(options.outDir, `${name}.onnx`, graph.toBytes({ docString: `svd-web ${name} (${options.precision.name})` }));
+  return { name, model, externalData, nodeCount: graph.nodeCount };
+}

@@ -1,0 +1,87 @@
+/**
+ * Weight quantization used by the q4 precisions.
+ * - Linear layers: symmetric 4-bit blocks of 32 along the input dimension, in com.microsoft MatMulNBits'
+ *   layout (unsigned nibbles with the implicit zero point 8, low nibble first).
+ * - Convolutions: symmetric int8, one scale per output channel (DequantizeLinear axis 0).
+ * Each quantizer also returns the exact dequantized weights, so an fp32 graph built from them proves
+ * the quantized graph's arithmetic.
+ */
+
+export const INT4_BLOCK = 32;
+
+export interface Int4Blocks {
+  /** [N, K/32, 16] bytes */
+  packed: Uint8Array;
+  /** [N, K/32] scales, already rounded to the storage dtype */
+  scales: Float32Array;
+  /** the dequantized weights [N, K], what the graph computes with */
+  dequantized: Float32Array;
+}
+
+/**
+ * `weight` is [N, K] row-major (torch Linear: out × in). The element of largest magnitude in each block maps to
+ * −8 exactly (scale = m / −8), so the full 16-level range is used.
+ * `roundScale` rounds scales to the storage precision (identity for fp32, to-fp16 for fp16).
+ */
+export function quantizeInt4Blocks(weight: Float32Array, n: number, k: number, roundScale: (x: number) => number = Math.fround): Int4Blocks {
+  if (k % INT4_BLOCK !== 0) throw new Error(`int4 quantization needs in_features divisible by ${INT4_BLOCK} (got ${k})`);
+  const blocks = k / INT4_BLOCK;
+  const packed = new Uint8Array(n * blocks * (INT4_BLOCK / 2));
+  const scales = new Float32Array(n * blocks);
+  const dequantized = new Float32Array(n * k);
+  for (let row = 0; row < n; row++) {
+    for (let b = 0; b < blocks; b++) {
+      const start = row * k + b * INT4_BLOCK;
+      let extreme = 0;
+      for (let i = 0; i < INT4_BLOCK; i++) {
+        const v = weight[start + i];
+        if (Math.abs(v) > Math.abs(extreme)) extreme = v;
+      }
+      const scale = roundScale(extreme / -8);
+      const inv = scale === 0 ? 0 : 1 / scale;
+      scales[row * blocks + b] = scale;
+      const out = (row * blocks + b) * (INT4_BLOCK / 2);
+      for (let i = 0; i < INT4_BLOCK; i += 2) {
+        const q0 = clamp(Math.round(weight[start + i] * inv) + 8, 0, 15);
+        const q1 = clamp(Math.round(weight[start + i + 1] * inv) + 8, 0, 15);
+        packed[out + i / 2] = q0 | (q1 << 4);
+        dequantized[start + i] = Math.fround((q0 - 8) * scale);
+        dequantized[start + i + 1] = Math.fround((q1 - 8) * scale);
+      }
+    }
+  }
+  return { packed, scales, dequantized };
+}
+
+export interface Int8PerChannel {
+  /** same layout as the weight, int8 */
+  values: Int8Array;
+  /** one per output channel (axis 0), rounded to the storage dtype */
+  scales: Float32Array;
+  dequantized: Float32Array;
+}
+
+export function quantizeInt8PerChannel(weight: Float32Array, outChannels: number, roundScale: (x: number) => number = Math.fround): Int8PerChannel {
+  const per = weight.length / outChannels;
+  const values = new Int8Array(weight.length);
+  const scales = new Float32Array(outChannels);
+  const dequantized = new Float32Array(weight.length);
+  for (let o = 0; o < outChannels; o++) {
+    let maxAbs = 0;
+    for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[o * per + i]));
+    const scale = roundScale(maxAbs / 127);
+    const inv = scale === 0 ? 0 : 1 / scale;
+    scales[o] = scale;
+    for (let i = 0; i < per; i++) {
+      const q = clamp(Math.round(weight[o * per + i] * inv), -127, 127);
+      values[o * per + i] = q;
+      // DequantizeLinear computes (q - 0) * scale in the scale's dtype
+      dequantized[o * per + i] = Math.fround(q * scale);
+    }
+  }
+  return { values, scales, dequantized };
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
