@@ -11,7 +11,7 @@ import { SafetensorsWeightSource, WeightStore, type WeightSource } from './weigh
 import { locateCheckpoint, type CheckpointFiles } from './checkpoint.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from './architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from './architectures/unet.ts';
-import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_WEIGHTS, VAE_ENCODER_WEIGHTS } from './architectures/vae.ts';
+import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from './architectures/vae.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type GraphName, type ModelManifest, type PipelineFacts } from '../models/manifest.ts';
 import { ConfigError } from './architectures/config.ts';
 
@@ -90,13 +90,13 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
       ),
     );
     graphs.push(
-      compileGraph('vae_encoder', new WeightStore(tracked('vae_encoder', sources.vae), (n) => !VAE_ENCODER_WEIGHTS(n)), buildOptions, (ctx) =>
+      compileGraph('vae_encoder', new WeightStore(tracked('vae_encoder', sources.vae), VAE_ENCODER_IGNORES), buildOptions, (ctx) =>
         buildVaeEncoder(ctx, vaeConfig),
       ),
     );
     graphs.push(compileGraph('unet', new WeightStore(tracked('unet', sources.unet)), buildOptions, (ctx) => buildUnet(ctx, unetConfig)));
     graphs.push(
-      compileGraph('vae_decoder', new WeightStore(tracked('vae_decoder', sources.vae), (n) => !VAE_DECODER_WEIGHTS(n)), buildOptions, (ctx) =>
+      compileGraph('vae_decoder', new WeightStore(tracked('vae_decoder', sources.vae), VAE_DECODER_IGNORES), buildOptions, (ctx) =>
         buildVaeDecoder(ctx, vaeConfig),
       ),
     );

@@ -1,0 +1,157 @@
+/** `svd-web generate`: image → video on onnxruntime-node, with the same request rules as the app. */
+import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateRequest, formatRequestErrors, REQUEST_FIELDS, DEFAULT_MAX_LOCAL_FRAMES } from '../pipeline/request.ts';
+import { generateFrames, PipelineInputError } from '../pipeline/pipeline.ts';
+import { FramingError } from '../pipeline/image.ts';
+import { parseManifest, ManifestError, type ModelManifest } from '../models/manifest.ts';
+import { NodeRuntime } from '../runtime/node.ts';
+import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
+import { SafetensorsFile, writeSafetensors, float32Bytes } from '../io/safetensors.ts';
+import { UsageError } from './errors.ts';
+import { ProgressBar, formatSeconds } from './progress.ts';
+import { writeVideo } from './ffmpeg.ts';
+
+/** Request fields settable from the command line: flag name → request field. */
+const REQUEST_FLAGS = {
+  fps: 'fps',
+  motion: 'motion',
+  seed: 'seed',
+  'cond-aug': 'cond_aug',
+  frames: 'frames',
+  'resize-method': 'resize_method',
+  steps: 'steps',
+  'min-guidance': 'min_guidance',
+  'max-guidance': 'max_guidance',
+  width: 'width',
+  height: 'height',
+  resolution: 'resolution',
+  'decode-chunk': 'decode_chunk',
+} as const;
+
+export const GENERATE_USAGE = `svd-web generate --model <dir> --image <file> --out <file.mp4> [options]
+
+  --model <dir>          a folder written by svd-web convert
+  --image <file>         PNG or JPEG
+  --out <file>           .mp4 (H.264), .webm or .gif (needs ffmpeg on PATH)
+  --device cpu|webgpu    onnxruntime-node execution provider (default cpu)
+  --latents <file>       safetensors with "latents" [1,F,4,h,w] of standard-normal draws, instead of the seed's
+  --frames-out <file>    also write "frames" float32 [F,3,H,W] in [0,1] as safetensors
+  --split-guidance       run the two guidance halves as separate UNet calls (less memory)
+${Object.entries(REQUEST_FLAGS)
+  .map(([flag, field]) => `  --${flag.padEnd(20)} ${REQUEST_FIELDS[field].help}`)
+  .join('\n')}`;
+
+export async function runGenerate(argv: string[]): Promise<void> {
+  const requestOptions = Object.fromEntries(Object.keys(REQUEST_FLAGS).map((f) => [f, { type: 'string' as const }]));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...requestOptions,
+      model: { type: 'string' },
+      image: { type: 'string' },
+      out: { type: 'string' },
+      device: { type: 'string', default: 'cpu' },
+      latents: { type: 'string' },
+      'frames-out': { type: 'string' },
+      'split-guidance': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(GENERATE_USAGE);
+    return;
+  }
+  if (!values.model) throw new UsageError('--model <dir> is required (a folder written by svd-web convert)');
+  if (!values.image) throw new UsageError('--image <file> is required');
+  if (!values.out && !values['frames-out']) throw new UsageError('--out <file.mp4> is required (or --frames-out)');
+  if (values.out && !/\.(mp4|webm|gif)$/i.test(values.out)) throw new UsageError(`--out must end in .mp4, .webm or .gif (got "${values.out}")`);
+  const device = values.device as string;
+  if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got "${device}")`);
+
+  const manifest = readManifest(values.model);
+  const raw: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(REQUEST_FLAGS)) {
+    const v = (values as Record<string, unknown>)[flag];
+    if (v !== undefined) raw[field] = v;
+  }
+  const maxFrames = Math.max(DEFAULT_MAX_LOCAL_FRAMES, manifest.pipeline.defaultFrames);
+  const checked = validateRequest(raw, { backend: 'local', maxFrames, defaultFrames: manifest.pipeline.defaultFrames });
+  if (!checked.ok) throw new UsageError(formatRequestErrors(checked.errors));
+  for (const w of checked.warnings) console.error(`note: ${w}`);
+  const request = checked.request;
+
+  let image;
+  try {
+    image = decodeImageFile(values.image);
+  } catch (e) {
+    if (e instanceof ImageFileError) throw new UsageError(e.message);
+    throw e;
+  }
+  const latents = values.latents ? readLatents(values.latents) : undefined;
+
+  const runtime = new NodeRuntime(values.model, manifest, { device });
+  const bar = new ProgressBar('generating');
+  const started = performance.now();
+  let result;
+  try {
+    const floatFrames: Float32Array[] = [];
+    result = await generateFrames(runtime, manifest, image, request, {
+      latents,
+      splitGuidanceBatch: values['split-guidance'],
+      keepFloatFrames: !!values['frames-out'],
+      onProgress: (p) => bar.update(progressFraction(p), 1, `${p.stage} ${p.step}/${p.total}`),
+      onFrames: (b) => b.float && floatFrames.push(b.float),
+    });
+    bar.done(`generated ${result.frames.length} frames ${result.width}×${result.height}, seed ${result.seed}`);
+    if (values['frames-out']) {
+      const all = new Float32Array(floatFrames.reduce((a, f) => a + f.length, 0));
+      floatFrames.reduce((o, f) => (all.set(f, o), o + f.length), 0);
+      writeSafetensors(values['frames-out'], [{ name: 'frames', dtype: 'F32', shape: [result.frames.length, 3, result.height, result.width], data: () => float32Bytes(all) }]);
+    }
+  } catch (e) {
+    if (e instanceof PipelineInputError || e instanceof FramingError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (values.out) await writeVideo(values.out, result.frames, result.width, result.height, result.fps);
+  const total = (performance.now() - started) / 1000;
+  const t = result.timings;
+  console.log(
+    `${values.out ?? values['frames-out']}: ${formatSeconds(total)} total — load ${formatSeconds(t.load / 1000)}, encode ${formatSeconds(t.encode / 1000)}, ` +
+      `denoise ${formatSeconds(t.denoise / 1000)}, decode ${formatSeconds(t.decode / 1000)}; seed ${result.seed}`,
+  );
+}
+
+const STAGE_WEIGHT = { load: 0, encode: 0.05, denoise: 0.85, decode: 0.1 } as const;
+function progressFraction(p: { stage: keyof typeof STAGE_WEIGHT; step: number; total: number }): number {
+  const before = p.stage === 'encode' ? 0 : p.stage === 'denoise' ? 0.05 : p.stage === 'decode' ? 0.9 : 0;
+  return before + STAGE_WEIGHT[p.stage] * (p.total ? p.step / p.total : 0);
+}
+
+export function readManifest(dir: string): ModelManifest {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) throw new UsageError(`${dir} has no manifest.json; convert a checkpoint first (svd-web convert --from <checkpoint> --out ${dir})`);
+  try {
+    return parseManifest(JSON.parse(readFileSync(path, 'utf8')), path);
+  } catch (e) {
+    if (e instanceof ManifestError || e instanceof SyntaxError) throw new UsageError(`${path}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+function readLatents(path: string): Float32Array {
+  let file: SafetensorsFile;
+  try {
+    file = SafetensorsFile.open(path);
+  } catch (e) {
+    throw new UsageError(`--latents: ${(e as Error).message}`);
+  }
+  try {
+    if (!file.tensors.has('latents')) throw new UsageError(`--latents: ${path} has no tensor named "latents"`);
+    return file.readFloat32('latents');
+  } finally {
+    file.close();
+  }
+}
