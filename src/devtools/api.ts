@@ -1,0 +1,94 @@
+/**
+ * Types of the self-test harness (harness.html → window.__svdHarness). Lib-neutral (no DOM/WebWorker types), so
+ * the Node e2e suite can import them type-only.
+ */
+
+export interface AdapterReport {
+  ok: boolean;
+  error?: string;
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+  features?: string[];
+  maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
+}
+
+export interface EnvReport {
+  crossOriginIsolated: boolean;
+  sharedArrayBuffer: boolean;
+  hardwareConcurrency: number;
+  userAgent: string;
+  hasGpu: boolean;
+}
+
+export type OrtEp = 'webgpu' | 'wasm';
+
+export interface OrtRunRequest {
+  /** The .onnx bytes, base64. */
+  modelBase64: string;
+  ep: OrtEp;
+  /** float32 inputs by name. */
+  feeds: Record<string, { dims: number[]; data: number[] }>;
+  /** `ort.env.wasm.numThreads`, applied only before ORT's first initialisation in that realm. */
+  numThreads?: number;
+}
+
+export interface OrtRunReport {
+  ep: OrtEp;
+  where: 'page' | 'worker';
+  outputs: Record<string, { dims: number[]; data: number[] }>;
+  createMs: number;
+  runMs: number;
+  numThreads: number;
+  wasmPaths: { mjs: string; wasm: string };
+  adapter?: AdapterReport;
+}
+
+export interface MuxRequest {
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  format: 'mp4' | 'webm' | 'gif';
+}
+
+export interface MuxReport {
+  /** The last ffmpeg log lines. */
+  log: string[];
+  bytes: number;
+  type: string;
+  base64: string;
+  loadMs: number;
+  muxMs: number;
+  progress: number[];
+}
+
+export interface PlaybackReport {
+  ok: boolean;
+  error?: string;
+  duration: number;
+  videoWidth: number;
+  videoHeight: number;
+  /** currentTime when 'ended' fired. */
+  endedAt: number;
+  canPlayType: string;
+}
+
+export interface HarnessApi {
+  env(): EnvReport;
+  adapterInPage(): Promise<AdapterReport>;
+  adapterInWorker(): Promise<AdapterReport>;
+  ortInPage(req: OrtRunRequest): Promise<OrtRunReport>;
+  ortInWorker(req: OrtRunRequest): Promise<OrtRunReport>;
+  mux(req: MuxRequest): Promise<MuxReport>;
+  /** Plays the last muxed file (or the given base64) in a muted <video> and waits for 'ended'. */
+  play(base64?: string, type?: string): Promise<PlaybackReport>;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __svdHarness: HarnessApi | undefined;
+}
