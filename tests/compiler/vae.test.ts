@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
-import { PRECISIONS, dequantizedTwin, type Precision, type PrecisionName } from '../../src/compiler/onnx/nn.ts';
+import { PRECISIONS, dequantizedTwin, type AttentionKind, type Precision, type PrecisionName } from '../../src/compiler/onnx/nn.ts';
 import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from '../../src/compiler/weights.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import {
@@ -43,9 +43,15 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
-function compile(part: Part, precision: Precision, source: WeightSource = new SafetensorsWeightSource(WEIGHTS_FILE), dir = out): CompiledGraph {
-  const name = `vae_${part}_${precision.name}${precision.emulateQuantization ? '_twin' : ''}`;
-  return compileGraph(name, new WeightStore(source, IGNORES[part]), { outDir: dir, precision, attention: 'plain' }, (ctx) => BUILD[part](ctx, config));
+function compile(
+  part: Part,
+  precision: Precision,
+  source: WeightSource = new SafetensorsWeightSource(WEIGHTS_FILE),
+  dir = out,
+  attention: AttentionKind = 'plain',
+): CompiledGraph {
+  const name = `vae_${part}_${precision.name}${precision.emulateQuantization ? '_twin' : ''}_${attention}`;
+  return compileGraph(name, new WeightStore(source, IGNORES[part]), { outDir: dir, precision, attention }, (ctx) => BUILD[part](ctx, config));
 }
 
 function ref(name: string): { data: Float32Array; dims: number[] } {
@@ -129,6 +135,17 @@ describe('VAE fp32 matches diffusers', () => {
     expect(err).toBeLessThanOrEqual(FP32_TOL * Math.max(1, maxAbs(expected)));
     // the temporal layers really mix the n frames: decoding them as n 1-frame videos is far off
     expect(perFrame).toBeGreaterThan(0.1);
+  });
+
+  it('fused attention (com.microsoft MultiHeadAttention) gives the same frames and latents', async () => {
+    const source = () => new SafetensorsWeightSource(WEIGHTS_FILE);
+    const e = await encode(compile('encoder', PRECISIONS.fp32, source(), out, 'fused'));
+    const d = await decode(compile('decoder', PRECISIONS.fp32, source(), out, 'fused'));
+    const encErr = maxDiff(e.got, e.expected);
+    const decErr = maxDiff(d.got, d.expected);
+    console.log(`vae fp32 fused attention: encoder max|Δ| ${encErr.toExponential(2)}, decoder max|Δ| ${decErr.toExponential(2)}`);
+    expect(encErr).toBeLessThanOrEqual(FP32_TOL * Math.max(1, maxAbs(e.expected)));
+    expect(decErr).toBeLessThanOrEqual(FP32_TOL * Math.max(1, maxAbs(d.expected)));
   });
 });
 

@@ -182,33 +182,30 @@ function fromVideo(m: Module, x: Value): Value {
 
 /**
  * SpatioTemporalResBlock with merge_strategy "learned" and switch_spatial_to_temporal_mix (the temporal decoder):
- * s = spatial_res_block(x); t = temporal_res_block(s as video); α = sigmoid(mix_factor), switched to 1 − α, so
- * out = (1 − σ)·s + σ·t. image_only_indicator is all zeros in decode(), and "learned" ignores it anyway.
+ * s = spatial_res_block(x); t = temporal_res_block(s as video) = s + h; α = sigmoid(mix_factor), switched to 1 − α,
+ * so out = (1 − σ)·s + σ·t = s + σ·h (σ computed at build time; this form saves two nodes per block).
+ * image_only_indicator is all zeros in decode(), and "learned" ignores it anyway.
  */
 function spatioTemporalResBlock(m: Module, x: Value, inChannels: number, outChannels: number, groups: number): Value {
   const { ctx, g } = m;
   const spatial = toVideo(m, resnet2d(m.sub('spatial_res_block'), x, inChannels, outChannels, groups));
-  const temporal = temporalResnet(m.sub('temporal_res_block'), spatial, outChannels, groups);
+  const h = temporalResidual(m.sub('temporal_res_block'), spatial, outChannels, groups);
   const mixFactor = m.sub('time_mixer').take('mix_factor', [1]).read()[0];
   const sigma = 1 / (1 + Math.exp(-mixFactor));
-  const alpha = 1 - sigma; // weight of the spatial branch after the switch
-  const mixed = add(
-    g,
-    mul(g, spatial, g.scalar(alpha, ctx.act), m.hint('time_mixer/spatial')),
-    mul(g, temporal, g.scalar(1 - alpha, ctx.act), m.hint('time_mixer/temporal')),
-    m.hint('time_mixer'),
-  );
+  const mixed = add(g, spatial, mul(g, h, g.scalar(sigma, ctx.act), m.hint('time_mixer/scale')), m.hint('time_mixer'));
   return fromVideo(m, mixed);
 }
 
-/** TemporalResnetBlock on [1, C, F, H, W]: GroupNorm over (C/G, F, H, W), Conv3d (3,1,1) with padding (1,0,0). */
-function temporalResnet(m: Module, x: Value, channels: number, groups: number): Value {
+/**
+ * The residual branch h of TemporalResnetBlock on [1, C, F, H, W] (the block returns x + h; in = out channels, so no
+ * shortcut conv): GroupNorm over (C/G, F, H, W), SiLU, Conv3d (3,1,1) with padding (1,0,0), twice.
+ */
+function temporalResidual(m: Module, x: Value, channels: number, groups: number): Value {
   const g = m.g;
   let h = silu(g, groupNorm(m.sub('norm1'), x, channels, groups, TEMPORAL_EPS, 5), m.hint('act1'));
   h = conv(m.sub('conv1'), h, channels, channels, [3, 1, 1], { padding: [1, 0, 0] });
   h = silu(g, groupNorm(m.sub('norm2'), h, channels, groups, TEMPORAL_EPS, 5), m.hint('act2'));
-  h = conv(m.sub('conv2'), h, channels, channels, [3, 1, 1], { padding: [1, 0, 0] });
-  return add(g, x, h, m.hint('residual'));
+  return conv(m.sub('conv2'), h, channels, channels, [3, 1, 1], { padding: [1, 0, 0] });
 }
 
 /** Upsample2D(use_conv): nearest 2× (torch's floor(dst/2) indexing) then a 3×3 convolution. */

@@ -114,6 +114,9 @@ export function reshape(g: Graph, x: Value, dims: (number | Value)[], name?: str
 
 export function shapeTensor(g: Graph, dims: (number | Value)[]): Value {
   if (dims.every((d) => typeof d === 'number')) return g.int64s(dims as number[]);
+  // A whole shape passed as one value (e.g. `dimsOf(g, x, 0)`) needs no Concat: a one-input Concat is a wasted node
+  // and, on the WebGPU EP, an int64 node that falls back to the CPU.
+  if (dims.length === 1) return dims[0] as Value;
   // Group consecutive numbers into one constant so the Concat stays short.
   const parts: Value[] = [];
   let run: number[] = [];
