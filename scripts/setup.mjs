@@ -76,6 +76,15 @@ if (problem) {
   log('node_modules matches package-lock.json');
 }
 
+// 2b. The bundled demo model (tiny random weights compiled by our own compiler), served at /models/tiny-random/
+if (!checkOnly) {
+  const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts', 'build-demo-model.ts')], { cwd: root, stdio: quiet ? 'ignore' : 'inherit' });
+  if (r.status !== 0) {
+    console.error('[setup] building the demo model failed (scripts/build-demo-model.ts)');
+    process.exit(r.status ?? 1);
+  }
+}
+
 // 3./4. System tools for the browser tests
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const has = (cmd) => spawnSync(cmd, ['-version'], { stdio: 'ignore' }).status === 0;

@@ -61,6 +61,11 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
   }
   const attention = options.attention && options.attention !== 'auto' ? options.attention : autoAttention(ckpt);
   const buildOptions = { outDir: options.out, precision, attention, shardBytes: options.shardBytes };
+  // The VAE encoder overflows in fp16 at real sizes; diffusers upcasts it (force_upcast), and so do we: weights
+  // keep the precision's storage, activations stay float32.
+  const encoderOptions = vaeConfig.forceUpcast && precision.activation === 'float16'
+    ? { ...buildOptions, precision: { ...precision, activation: 'float32' as const } }
+    : buildOptions;
 
   const sources = {
     image_encoder: new SafetensorsWeightSource(ckpt.imageEncoder.weightsPath),
@@ -90,7 +95,7 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
       ),
     );
     graphs.push(
-      compileGraph('vae_encoder', new WeightStore(tracked('vae_encoder', sources.vae), VAE_ENCODER_IGNORES), buildOptions, (ctx) =>
+      compileGraph('vae_encoder', new WeightStore(tracked('vae_encoder', sources.vae), VAE_ENCODER_IGNORES), encoderOptions, (ctx) =>
         buildVaeEncoder(ctx, vaeConfig),
       ),
     );

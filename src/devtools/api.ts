@@ -77,7 +77,45 @@ export interface PlaybackReport {
   canPlayType: string;
 }
 
+/** One generation on the worker (pipeline-harness.ts). Arrays are plain numbers to cross page.evaluate. */
+export interface PipelineJob {
+  image: { width: number; height: number; rgba: number[] };
+  /** request fields as the UI would send them (validated by the worker) */
+  request: Record<string, unknown>;
+  latents?: number[];
+  floatFrames?: boolean;
+  /** sends cancel when this denoise step is reported */
+  cancelAtDenoiseStep?: number;
+}
+
+export interface PipelineJobReport {
+  outcome: 'result' | 'cancelled' | 'error';
+  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number> };
+  error?: { code: string; message: string };
+  progress: { stage: string; step: number; total: number; etaSeconds?: number }[];
+  frameBatches: number;
+  frameCount: number;
+  rgbaChecksum?: number;
+  floatFrames?: number[];
+  ms: number;
+}
+
+export interface PipelineRunRequest {
+  /** a folder written by svd-web convert, e.g. '/models/tiny-random/' */
+  modelBaseUrl: string;
+  device: 'webgpu' | 'wasm';
+  jobs: PipelineJob[];
+}
+
+export interface PipelineRunReport {
+  device: 'webgpu' | 'wasm';
+  reason: string;
+  jobs: PipelineJobReport[];
+}
+
 export interface HarnessApi {
+  /** Loads a model in a fresh generation worker and runs the jobs in order on it. */
+  pipeline(req: PipelineRunRequest): Promise<PipelineRunReport>;
   env(): EnvReport;
   adapterInPage(): Promise<AdapterReport>;
   adapterInWorker(): Promise<AdapterReport>;

@@ -9,6 +9,7 @@
 import type { HarnessApi, MuxReport, OrtRunRequest, PlaybackReport } from './api.ts';
 import { adapterReport } from './gpu.ts';
 import { runOrtSelfTest } from './ort-selftest.ts';
+import { runPipeline } from './pipeline-harness.ts';
 import { loadFFmpeg, muxFrames } from '../video/mux.ts';
 import { base64ToBytes, bytesToBase64 } from '../video/base64.ts';
 
@@ -159,6 +160,7 @@ const api: HarnessApi = {
     return { bytes: blob.size, type: blob.type, base64, loadMs: t1 - t0, muxMs: t2 - t1, progress, log: log.slice(-40) };
   },
   play,
+  pipeline: runPipeline,
 };
 
 globalThis.__svdHarness = api;
