@@ -237,9 +237,10 @@ export function conv(m: Module, x: Value, inChannels: number, outChannels: numbe
  * torch GroupNorm over [N, C, ...spatial] (rank 4 or 5), computed as Reshape → InstanceNormalization (float32) →
  * Reshape → affine. This pattern runs fully on the WebGPU EP; the GroupNormalization op does not.
  */
-export function groupNorm(m: Module, x: Value, channels: number, groups: number, eps: number, rank = 4): Value {
+export function groupNorm(m: Module, x: Value, channels: number, groups: number, eps: number, rank = 4, shape?: Value): Value {
   const { ctx, g } = m;
-  const originalShape = dimsOf(g, x, 0);
+  // `shape`: x's shape as an int64 value the caller already has (0 = copy dim 0), saving a Shape node per norm
+  const originalShape = shape ?? dimsOf(g, x, 0);
   const grouped = cast(g, reshape(g, x, [0, groups, -1], m.hint('group')), 'float32');
   const ones = g.constant('float32', [groups], new Array(groups).fill(1));
   const zeros = g.constant('float32', [groups], new Array(groups).fill(0));
