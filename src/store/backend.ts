@@ -1,0 +1,122 @@
+/**
+ * Which backend runs a generation, and why — in words the UI shows as they are.
+ *
+ * auto: local WebGPU when an adapter and a usable model are present; Segmind otherwise.
+ * The CPU (wasm) backend runs only when picked, and is labelled slow. Segmind runs when picked, or in auto when
+ * the device cannot run locally; it needs an API key.
+ */
+import type { DeviceInfo } from '../protocol/messages.ts';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'segmind';
+
+export const BACKEND_CHOICES: readonly { value: BackendChoice; label: string }[] = [
+  { value: 'auto', label: 'Automatic' },
+  { value: 'webgpu', label: 'This device: GPU (WebGPU)' },
+  { value: 'wasm', label: 'This device: CPU (slow)' },
+  { value: 'segmind', label: 'Segmind API (cloud)' },
+];
+
+export interface ProbeState {
+  status: 'pending' | 'done' | 'failed';
+  info?: DeviceInfo;
+  /** why probing failed */
+  error?: string;
+}
+
+export interface BackendFacts {
+  choice: BackendChoice;
+  probe: ProbeState;
+  /** the selected local model, if any */
+  model?: { label: string; requiredFeatures: readonly string[] };
+  hasApiKey: boolean;
+}
+
+export interface BackendDecision {
+  backend: 'local' | 'segmind';
+  /** the local device */
+  device?: 'webgpu' | 'wasm';
+  /** true when a generation can start (apart from the image and settings) */
+  ready: boolean;
+  /** short name of what will run, e.g. "This device's GPU (WebGPU)" */
+  label: string;
+  /** one or two sentences: why this backend, and what is missing when not ready */
+  reason: string;
+  slow?: boolean;
+}
+
+function hasAdapter(probe: ProbeState): boolean {
+  return probe.status === 'done' && probe.info?.device === 'webgpu';
+}
+
+function missingFeatures(facts: BackendFacts): string[] {
+  const have = facts.probe.info?.features ?? [];
+  return (facts.model?.requiredFeatures ?? []).filter((f) => !have.includes(f));
+}
+
+function noGpuReason(probe: ProbeState): string {
+  if (probe.status === 'pending') return 'This device is still being checked for WebGPU.';
+  if (probe.status === 'failed') return `WebGPU could not be checked (${probe.error ?? 'unknown error'}).`;
+  const why = probe.info?.reason?.replace(/; running on the CPU \(wasm\), which is slow$/, '') ?? 'no WebGPU adapter';
+  return `No usable GPU: ${why}.`;
+}
+
+const SEGMIND_LABEL = 'Segmind API (cloud)';
+const KEY_NEEDED = 'Enter your Segmind API key below to use it.';
+
+export function decideBackend(facts: BackendFacts): BackendDecision {
+  const { choice, probe, model } = facts;
+  const segmind = (reason: string): BackendDecision => ({
+    backend: 'segmind',
+    ready: facts.hasApiKey,
+    label: SEGMIND_LABEL,
+    reason: facts.hasApiKey ? `${reason} Your picture and settings are sent to Segmind with your API key (billed per video).` : `${reason} ${KEY_NEEDED}`,
+  });
+
+  switch (choice) {
+    case 'segmind':
+      return segmind('You picked the Segmind API.');
+    case 'wasm':
+      return {
+        backend: 'local', device: 'wasm', slow: true, ready: model !== undefined,
+        label: "This device's CPU (slow)",
+        reason: model
+          ? `You picked the CPU: ${model.label} runs in WebAssembly, which can be 10–100× slower than a GPU.`
+          : 'You picked the CPU, but no model is available yet: add one under Models.',
+      };
+    case 'webgpu': {
+      const label = "This device's GPU (WebGPU)";
+      if (probe.status === 'pending') return { backend: 'local', device: 'webgpu', ready: false, label, reason: 'Checking this device for WebGPU…' };
+      if (!hasAdapter(probe)) return { backend: 'local', device: 'webgpu', ready: false, label, reason: `${noGpuReason(probe)} Pick the CPU (slow) or Segmind instead.` };
+      if (!model) return { backend: 'local', device: 'webgpu', ready: false, label, reason: 'No model is available yet: add one under Models.' };
+      const missing = missingFeatures(facts);
+      if (missing.length) {
+        return { backend: 'local', device: 'webgpu', ready: false, label,
+          reason: `${model.label} needs the GPU feature ${missing.join(', ')}, which this GPU lacks. Pick an fp32 or q4f32 model.` };
+      }
+      return { backend: 'local', device: 'webgpu', ready: true, label, reason: `You picked the GPU: ${model.label} on ${adapterName(probe)}.` };
+    }
+    case 'auto':
+    default: {
+      if (probe.status === 'pending') {
+        return { backend: 'local', device: 'webgpu', ready: false, label: 'Checking this device…', reason: 'Looking for a WebGPU adapter; this takes a moment.' };
+      }
+      if (!hasAdapter(probe)) return segmind(`${noGpuReason(probe)} Using Segmind instead (or pick the CPU, which is slow).`);
+      if (!model) return segmind('No local model is available yet (add one under Models), so Segmind is used.');
+      const missing = missingFeatures(facts);
+      if (missing.length) {
+        return segmind(`${model.label} needs the GPU feature ${missing.join(', ')}, which this GPU lacks, so Segmind is used.`);
+      }
+      return {
+        backend: 'local', device: 'webgpu', ready: true, label: "This device's GPU (WebGPU)",
+        reason: `WebGPU is available (${adapterName(probe)}) and ${model.label} is ready, so the video is made on this device; nothing is uploaded.`,
+      };
+    }
+  }
+}
+
+function adapterName(probe: ProbeState): string {
+  const a = probe.info?.adapter;
+  if (!a) return 'the GPU';
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.description || 'the GPU';
+  return a.isFallbackAdapter ? `${name}, a software fallback adapter (slow)` : name;
+}

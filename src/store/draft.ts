@@ -1,0 +1,80 @@
+/**
+ * The settings form: a draft of raw values, turned into a request with `validateRequest` for the chosen backend.
+ * Errors are keyed by field so each control shows its own message.
+ */
+import {
+  DEFAULT_MAX_LOCAL_FRAMES, FIELD_NAMES, REQUEST_FIELDS, validateRequest,
+  type Backend, type FieldName, type SvdRequest,
+} from '../pipeline/request.ts';
+import type { Draft } from './persist.ts';
+
+/** The form's starting values: every default from REQUEST_FIELDS (width/height empty). */
+export function defaultDraft(): Draft {
+  const draft: Draft = {};
+  for (const name of FIELD_NAMES) {
+    const d = REQUEST_FIELDS[name].default;
+    if (d === null) draft[name] = '';
+    else draft[name] = typeof d === 'boolean' ? d : String(d);
+  }
+  return draft;
+}
+
+/** Fills missing fields of a restored draft with defaults (never overwrites what the user set). */
+export function completeDraft(stored: Draft): Draft {
+  return { ...defaultDraft(), ...stored };
+}
+
+/** The draft as `validateRequest` input: blank means "default"; width/height only for a custom resolution. */
+export function draftToInput(draft: Draft): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  const custom = draft.resolution === 'custom';
+  for (const name of FIELD_NAMES) {
+    const v = draft[name];
+    if (v === undefined) continue;
+    if ((name === 'width' || name === 'height') && !custom) continue;
+    if (typeof v === 'string') {
+      const t = v.trim();
+      if (t === '') continue;
+      input[name] = t;
+    } else input[name] = v;
+  }
+  return input;
+}
+
+export interface DraftCheck {
+  request?: SvdRequest;
+  /** one message per field at fault ('' = the whole form) */
+  fieldErrors: Partial<Record<FieldName | '', string>>;
+  warnings: string[];
+}
+
+export interface DraftContext {
+  backend: Backend;
+  /** the local model's frame limit and native frame count, when a model is known */
+  maxFrames?: number;
+  defaultFrames?: number;
+}
+
+export function checkDraft(draft: Draft, ctx: DraftContext): DraftCheck {
+  const result = validateRequest(draftToInput(draft), {
+    backend: ctx.backend,
+    maxFrames: ctx.backend === 'local' ? (ctx.maxFrames ?? DEFAULT_MAX_LOCAL_FRAMES) : undefined,
+    defaultFrames: ctx.defaultFrames,
+  });
+  if (result.ok) return { request: result.request, fieldErrors: {}, warnings: result.warnings };
+  const fieldErrors: DraftCheck['fieldErrors'] = {};
+  for (const e of result.errors) {
+    const key = (FIELD_NAMES as readonly string[]).includes(e.field) ? (e.field as FieldName) : '';
+    fieldErrors[key] ??= capitalise(e.message);
+  }
+  return { fieldErrors, warnings: [] };
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** The local model's frame limit, as the worker computes it. */
+export function localMaxFrames(defaultFrames: number | undefined): number {
+  return Math.max(DEFAULT_MAX_LOCAL_FRAMES, defaultFrames ?? 0);
+}

@@ -1,0 +1,215 @@
+/**
+ * The store's typed client for the generation worker (workers/generate.worker.ts).
+ *
+ * - Posts `ToWorker` messages with a fresh id and routes every `FromWorker` answer to the call with that id.
+ * - Every wait is bounded: a total timeout, an idle timeout (no message from the worker for that long), or a
+ *   cancel through an AbortSignal. Nothing waits forever.
+ * - Cancelling a `generate` call posts `cancel {jobId}` and waits (bounded) for the worker's `cancelled`; the
+ *   worker checks between UNet steps. Cancelling anything else (probe, load: the worker cannot stop them) or a
+ *   generate that does not stop in time terminates the worker; the next call starts a fresh one.
+ * - A crashed worker (error event, messageerror) rejects every pending call with a plain-words error.
+ *
+ * DOM-free apart from the `Worker`-like object it is given, so it runs in Node tests with a fake worker.
+ */
+import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from '../protocol/messages.ts';
+
+/** The part of `Worker` the client uses (a fake implements it in tests). */
+export interface WorkerLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  terminate(): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onerror: ((event: ErrorEvent) => void) | null;
+  onmessageerror: ((event: MessageEvent) => void) | null;
+}
+
+export type WorkerCallErrorCode = WorkerErrorCode | 'timeout' | 'crashed' | 'aborted';
+
+export class WorkerCallError extends Error {
+  constructor(readonly code: WorkerCallErrorCode, message: string) {
+    super(message);
+    this.name = 'WorkerCallError';
+  }
+}
+
+type Kind = keyof ToWorkerPayloads;
+
+/** The message that ends each kind of call ('error' ends every call, as a rejection). */
+const FINAL: { [K in Kind]: readonly (keyof FromWorkerPayloads)[] } = {
+  probe: ['probed'],
+  load: ['loaded'],
+  generate: ['result', 'cancelled'],
+  cancel: [],
+};
+
+export type FinalMessage<K extends Kind> = K extends 'generate'
+  ? Extract<FromWorker, { kind: 'result' | 'cancelled' }>
+  : K extends 'load'
+    ? Extract<FromWorker, { kind: 'loaded' }>
+    : K extends 'probe'
+      ? Extract<FromWorker, { kind: 'probed' }>
+      : never;
+
+export interface CallOptions {
+  /** reject after this long in total (ms); 0/undefined = no total bound (then give idleTimeoutMs or signal) */
+  timeoutMs?: number;
+  /** reject when the worker sends nothing for this call for this long (ms) */
+  idleTimeoutMs?: number;
+  /** cancels the call (generate: a cancel message first; others: the worker is terminated) */
+  signal?: AbortSignal;
+  /** generate only: how long to wait for `cancelled` after a cancel before terminating the worker (ms, default 20 s) */
+  cancelGraceMs?: number;
+  onProgress?: (p: FromWorkerPayloads['progress']) => void;
+  onFrames?: (f: FromWorkerPayloads['frames']) => void;
+}
+
+interface Pending {
+  kind: Kind;
+  resolve: (m: FromWorker) => void;
+  reject: (e: Error) => void;
+  options: CallOptions;
+  timers: ReturnType<typeof setTimeout>[];
+  idle?: ReturnType<typeof setTimeout>;
+  dispose: () => void;
+}
+
+export class WorkerClient {
+  private worker: WorkerLike | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  /** `create` makes a new worker (called lazily, and again after a terminate). */
+  constructor(private readonly create: () => WorkerLike) {}
+
+  /** True while a worker exists (it may be idle). */
+  get alive(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Number of calls waiting for an answer. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  call<K extends Exclude<Kind, 'cancel'>>(kind: K, payload: ToWorkerPayloads[K], options: CallOptions = {}): { id: number; done: Promise<FinalMessage<K>> } {
+    const worker = this.ensure();
+    const id = this.nextId++;
+    let entry!: Pending;
+    const done = new Promise<FinalMessage<K>>((resolve, reject) => {
+      entry = { kind, resolve: resolve as (m: FromWorker) => void, reject, options, timers: [], dispose: () => undefined };
+    });
+    this.pending.set(id, entry);
+
+    if (options.timeoutMs && options.timeoutMs > 0) {
+      entry.timers.push(setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+        `the generation worker did not finish "${kind}" within ${seconds(options.timeoutMs!)}`), true), options.timeoutMs));
+    }
+    this.touch(id);
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => this.abort(id);
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.dispose = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+    worker.postMessage({ kind, id, payload } as ToWorker);
+    return { id, done };
+  }
+
+  /** Stops the worker now; every pending call rejects with `reason`. */
+  terminate(reason = 'the generation worker was stopped'): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    worker?.terminate();
+    for (const id of [...this.pending.keys()]) this.fail(id, new WorkerCallError('crashed', reason), false);
+  }
+
+  private ensure(): WorkerLike {
+    if (this.worker) return this.worker;
+    const worker = this.create();
+    worker.onmessage = (e: MessageEvent) => {
+      if (this.worker === worker) this.route(e.data as FromWorker);
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      if (this.worker !== worker) return;
+      e.preventDefault?.();
+      this.terminate(`the generation worker crashed${e.message ? `: ${e.message}` : ''}. It will be restarted on the next try.`);
+    };
+    worker.onmessageerror = () => {
+      if (this.worker === worker) this.terminate('a message from the generation worker could not be read; it will be restarted on the next try.');
+    };
+    this.worker = worker;
+    return worker;
+  }
+
+  private abort(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (p.kind === 'generate' && this.worker) {
+      this.worker.postMessage({ kind: 'cancel', id: this.nextId++, payload: { jobId: id } } as ToWorker);
+      // Wait for the worker's `cancelled`, but not forever: a stuck worker is terminated.
+      const grace = p.options.cancelGraceMs ?? 20_000;
+      if (p.idle) clearTimeout(p.idle);
+      p.idle = undefined;
+      p.timers.push(setTimeout(() => {
+        if (this.pending.has(id)) this.terminate('the generation did not stop in time, so the worker was stopped');
+      }, grace));
+      return;
+    }
+    // probe/load cannot be stopped inside the worker: stop the worker (it is recreated on the next call).
+    this.fail(id, new WorkerCallError('aborted', `${p.kind} was cancelled`), false);
+    this.terminate(`stopped because "${p.kind}" was cancelled`);
+  }
+
+  private touch(id: number): void {
+    const p = this.pending.get(id);
+    if (!p || !p.options.idleTimeoutMs) return;
+    if (p.idle) clearTimeout(p.idle);
+    const ms = p.options.idleTimeoutMs;
+    p.idle = setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+      `the generation worker sent nothing for ${seconds(ms)} while running "${p.kind}"; it was stopped`), true), ms);
+  }
+
+  private route(m: FromWorker): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.touch(m.id);
+    switch (m.kind) {
+      case 'progress':
+        p.options.onProgress?.(m.payload);
+        return;
+      case 'frames':
+        p.options.onFrames?.(m.payload);
+        return;
+      case 'error':
+        this.settle(m.id, () => p.reject(new WorkerCallError(m.payload.code, m.payload.message)));
+        return;
+      default:
+        if (FINAL[p.kind].includes(m.kind)) this.settle(m.id, () => p.resolve(m));
+    }
+  }
+
+  /** Rejects one call; `stopWorker` when the worker cannot be trusted to finish it (timeouts). */
+  private fail(id: number, error: Error, stopWorker: boolean): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.settle(id, () => p.reject(error));
+    if (stopWorker) this.terminate(`stopped after: ${error.message}`);
+  }
+
+  private settle(id: number, action: () => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    for (const t of p.timers) clearTimeout(t);
+    if (p.idle) clearTimeout(p.idle);
+    p.dispose();
+    action();
+  }
+}
+
+function seconds(ms: number): string {
+  const s = ms / 1000;
+  return s >= 120 ? `${Math.round(s / 60)} minutes` : `${Math.round(s)} s`;
+}

@@ -1,0 +1,117 @@
+/** Frames as they are decoded, the looping video, the seed used, downloads (MP4/GIF/WebM) and copy as base64. */
+import { memo, useEffect, useRef } from 'react';
+import { formatBytes, formatDuration } from '../store/format.ts';
+import { actions, useApp } from '../store/index.ts';
+import type { ExportFormat, FrameSlot } from '../store/app-store.ts';
+
+export function ResultPanel() {
+  const { frames, result, job, exports, notice, fallback } = useApp((s) => ({
+    frames: s.frames, result: s.result, job: s.job, exports: s.exports, notice: s.notice, fallback: s.base64Fallback,
+  }));
+  const show = frames.length > 0 || result !== undefined;
+  return (
+    <section className="card result" aria-labelledby="result-heading" data-testid="result-panel">
+      <h2 id="result-heading"><span className="step" aria-hidden="true">4</span>Video</h2>
+      {!show && <p className="muted empty-result">Your video appears here. Frames fill in as they are decoded.</p>}
+      {frames.length > 0 && <FrameStrip frames={frames} />}
+      {result && (
+        <>
+          <video
+            key={result.url}
+            className="video"
+            data-testid="result-video"
+            src={result.url}
+            loop
+            autoPlay
+            muted
+            playsInline
+            controls
+            aria-label={`Generated video, ${result.frameCount} frames at ${result.fps} fps`}
+          />
+          <dl className="facts">
+            <div><dt>Made on</dt><dd>{result.backend === 'segmind' ? 'Segmind' : result.device === 'wasm' ? 'this device (CPU)' : 'this device (GPU)'} in {formatDuration(result.elapsedMs)}</dd></div>
+            <div><dt>Size</dt><dd>{result.width ? `${result.width}×${result.height}, ` : ''}{result.frameCount} frames at {result.fps} fps ({(result.frameCount / result.fps).toFixed(2)} s), {formatBytes(result.blob.size)}</dd></div>
+            {result.seed !== undefined && (
+              <div>
+                <dt>Seed used</dt>
+                <dd>
+                  <span data-testid="seed-used">{result.seed}</span>{' '}
+                  <button type="button" className="button ghost small" onClick={() => actions().reuseSeed()} data-testid="reuse-seed">Reuse this seed</button>
+                </dd>
+              </div>
+            )}
+            {result.cost !== undefined && <div><dt>Cost</dt><dd>{result.cost} credits</dd></div>}
+          </dl>
+          <div className="downloads" role="group" aria-label="Download and copy">
+            <a className="button primary" href={result.url} download={`svd-video-${result.seed ?? 'result'}.mp4`} data-testid="download-mp4">Download MP4</a>
+            {(['gif', 'webm'] as ExportFormat[]).map((f) => <ExportButton key={f} format={f} state={exports[f]} seed={result.seed} framesReady={frames.length > 0 && frames.every(Boolean)} />)}
+            <button type="button" className="button" onClick={() => void actions().copyBase64()} data-testid="copy-base64">Copy as base64</button>
+          </div>
+        </>
+      )}
+      <p className="notice" aria-live="polite" data-testid="notice">{notice ?? ''}</p>
+      {fallback && (
+        <label className="fallback">
+          <span>Base64 of the video (select all and copy)</span>
+          <textarea readOnly value={fallback} rows={4} onFocus={(e) => e.currentTarget.select()} />
+        </label>
+      )}
+      {job.phase === 'done' && result?.timings && (
+        <details className="timings">
+          <summary>Timings</summary>
+          <p className="muted">
+            load {formatDuration(result.timings.load)}, encode {formatDuration(result.timings.encode)}, denoise {formatDuration(result.timings.denoise)}, decode {formatDuration(result.timings.decode)}; sessions created in {formatDuration(result.timings.ortCreate)}
+          </p>
+        </details>
+      )}
+    </section>
+  );
+}
+
+function ExportButton({ format, state, seed, framesReady }: { format: ExportFormat; state?: { status: string; fraction: number; url?: string; error?: string }; seed?: number; framesReady: boolean }) {
+  const name = format.toUpperCase();
+  if (state?.status === 'done' && state.url) {
+    return <a className="button" href={state.url} download={`svd-video-${seed ?? 'result'}.${format}`} data-testid={`download-${format}`}>Download {name}</a>;
+  }
+  const busy = state?.status === 'busy';
+  return (
+    <>
+      <button
+        type="button" className="button" data-testid={`export-${format}`}
+        onClick={() => void actions().exportAs(format)} aria-disabled={!framesReady || busy}
+        title={framesReady ? `Make a ${name} of the same frames` : `${name} is made from the frames, available for videos made on this device`}
+      >
+        {busy ? `Making ${name}… ${Math.round(state!.fraction * 100)}%` : `Make ${name}`}
+      </button>
+      {state?.status === 'error' && <span className="field-error" role="alert">{state.error}</span>}
+    </>
+  );
+}
+
+function FrameStrip({ frames }: { frames: (FrameSlot | undefined)[] }) {
+  const done = frames.filter(Boolean).length;
+  return (
+    <div className="strip-wrap">
+      <p className="muted strip-caption" data-testid="frames-count">{done} of {frames.length} frames decoded</p>
+      <ol className="strip" aria-label="Frames">
+        {frames.map((f, i) => <FrameCell key={i} index={i} total={frames.length} frame={f} />)}
+      </ol>
+    </div>
+  );
+}
+
+const FrameCell = memo(function FrameCell({ index, total, frame }: { index: number; total: number; frame?: FrameSlot }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c || !frame) return;
+    c.width = frame.width;
+    c.height = frame.height;
+    c.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba), frame.width, frame.height), 0, 0);
+  }, [frame]);
+  return (
+    <li className={`frame${frame ? ' ready' : ''}`} data-testid={frame ? 'frame-ready' : 'frame-pending'}>
+      {frame ? <canvas ref={canvas} aria-label={`Frame ${index + 1} of ${total}`} role="img" /> : <span className="frame-placeholder" aria-label={`Frame ${index + 1} of ${total}, not decoded yet`}>{index + 1}</span>}
+    </li>
+  );
+});

@@ -1,0 +1,135 @@
+/** One control per request field, rendered from REQUEST_FIELDS (label, range, default, one-line help). */
+import { useId } from 'react';
+import { REQUEST_FIELDS, type Backend, type FieldName } from '../pipeline/request.ts';
+import { actions, useApp, useView } from '../store/index.ts';
+
+const MAIN_FIELDS: FieldName[] = ['motion', 'fps', 'frames', 'seed', 'cond_aug', 'resize_method', 'base64'];
+const ADVANCED_FIELDS: FieldName[] = ['steps', 'min_guidance', 'max_guidance', 'resolution', 'decode_chunk'];
+/** Fields that get a slider beside the number box. */
+const SLIDERS = new Set<FieldName>(['motion', 'fps', 'cond_aug']);
+
+const OPTION_LABELS: Record<string, string> = {
+  maintain_aspect_ratio: 'Keep proportions',
+  crop_to_16_9: 'Crop to 16:9',
+  'model-default': "Model's own size",
+  custom: 'Custom…',
+};
+
+export function SettingsPanel() {
+  const view = useView();
+  const running = view.running;
+  const backend = view.decision.backend;
+  const errorCount = Object.keys(view.check.fieldErrors).length;
+  return (
+    <section className="card" aria-labelledby="settings-heading">
+      <div className="card-head">
+        <h2 id="settings-heading"><span className="step" aria-hidden="true">2</span>Settings</h2>
+        <button type="button" className="button ghost small" onClick={() => actions().resetSettings()} disabled={running}>Reset to defaults</button>
+      </div>
+      <fieldset className="fields" disabled={running}>
+        <legend className="visually-hidden">Video settings</legend>
+        {MAIN_FIELDS.map((name) => <Field key={name} name={name} backend={backend} />)}
+      </fieldset>
+      <details className="advanced">
+        <summary>Advanced (this device only)</summary>
+        <fieldset className="fields" disabled={running}>
+          <legend className="visually-hidden">Advanced settings for generating on this device</legend>
+          {ADVANCED_FIELDS.map((name) => <Field key={name} name={name} backend={backend} />)}
+        </fieldset>
+      </details>
+      {view.check.fieldErrors[''] && <p className="field-error" role="alert">{view.check.fieldErrors['']}</p>}
+      {errorCount === 0 && view.check.warnings.length > 0 && (
+        <ul className="warnings muted">{view.check.warnings.map((w) => <li key={w}>{w}</li>)}</ul>
+      )}
+    </section>
+  );
+}
+
+function usedBy(name: FieldName, backend: Backend): boolean {
+  return REQUEST_FIELDS[name].backends.includes(backend);
+}
+
+function Field({ name, backend }: { name: FieldName; backend: Backend }) {
+  const spec = REQUEST_FIELDS[name];
+  const value = useApp((s) => s.draft[name]);
+  const resolution = useApp((s) => s.draft.resolution);
+  const lastSeed = useApp((s) => s.result?.seed);
+  const view = useView();
+  const error = view.check.fieldErrors[name] ?? (name === 'width' || name === 'height' ? undefined : undefined);
+  const id = useId();
+  const helpId = `${id}-help`;
+  const errorId = `${id}-error`;
+  const describedBy = error ? `${helpId} ${errorId}` : helpId;
+  const used = usedBy(name, backend);
+  const set = (v: string | boolean) => actions().setField(name, v);
+  const scope = spec.backends.length === 1 ? (spec.backends[0] === 'local' ? 'This device only' : 'Segmind only') : undefined;
+  const defaultText = spec.default === null ? '' : String(spec.default);
+
+  let control;
+  if (spec.type === 'boolean') {
+    control = (
+      <label className="check">
+        <input id={id} type="checkbox" checked={value === true} onChange={(e) => set(e.target.checked)} aria-describedby={describedBy} aria-invalid={!!error} />
+        <span>{spec.label}</span>
+      </label>
+    );
+  } else if (spec.type === 'enum' || spec.type === 'resolution') {
+    const options = spec.type === 'resolution' ? [...(spec.options ?? []), 'custom'] : spec.options ?? [];
+    control = (
+      <select id={id} value={String(value ?? spec.default)} onChange={(e) => set(e.target.value)} aria-describedby={describedBy} aria-invalid={!!error}>
+        {options.map((o) => <option key={o} value={o}>{OPTION_LABELS[o] ?? o.replace('x', '×')}</option>)}
+      </select>
+    );
+  } else {
+    const text = typeof value === 'string' ? value : '';
+    control = (
+      <div className="row">
+        {SLIDERS.has(name) && (
+          <input
+            type="range" className="slider" min={spec.min} max={spec.max} step={spec.step}
+            value={Number.isFinite(Number(text)) && text !== '' ? Number(text) : Number(spec.default)}
+            onChange={(e) => set(e.target.value)} aria-label={`${spec.label} slider`} aria-describedby={describedBy} tabIndex={-1}
+          />
+        )}
+        <input
+          id={id} className={SLIDERS.has(name) ? 'number short' : 'number'} type="text" inputMode={spec.type === 'integer' ? 'numeric' : 'decimal'}
+          value={text} placeholder={defaultText} onChange={(e) => set(e.target.value)}
+          aria-describedby={describedBy} aria-invalid={!!error} autoComplete="off" spellCheck={false}
+        />
+        {name === 'seed' && (
+          <button type="button" className="button icon" onClick={() => actions().rollSeed()} aria-label="Pick a random seed" title="Pick a random seed">
+            <span aria-hidden="true">🎲</span>
+          </button>
+        )}
+        {name === 'seed' && text !== '-1' && (
+          <button type="button" className="button ghost small" onClick={() => set('-1')} title="A new random seed each time">Random</button>
+        )}
+      </div>
+    );
+  }
+
+  return (
+    <div className={`field${used ? '' : ' unused'}${error ? ' invalid' : ''}`} data-field={name}>
+      {spec.type !== 'boolean' && (
+        <label htmlFor={id} className="field-label">
+          {spec.label}
+          {scope && <span className={`badge${used ? '' : ' off'}`}>{scope}</span>}
+        </label>
+      )}
+      {spec.type === 'boolean' && scope && <span className={`badge${used ? '' : ' off'}`}>{scope}</span>}
+      {control}
+      <p id={helpId} className="help">
+        {spec.help}{spec.type === 'integer' || spec.type === 'number' ? ` Default ${defaultText}; ${spec.range}.` : ''}
+        {!used && ` Not used by ${backend === 'segmind' ? 'Segmind' : 'this device'}.`}
+        {name === 'seed' && lastSeed !== undefined && ` Last video used ${lastSeed}.`}
+      </p>
+      {error && <p id={errorId} className="field-error" data-testid={`error-${name}`}>{error}</p>}
+      {name === 'resolution' && resolution === 'custom' && (
+        <div className="subfields">
+          <Field name="width" backend={backend} />
+          <Field name="height" backend={backend} />
+        </div>
+      )}
+    </div>
+  );
+}
