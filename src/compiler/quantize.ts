@@ -14,8 +14,8 @@ export interface Int4Blocks {
   packed: Uint8Array;
   /** [N, K/32] scales, already rounded to the storage dtype */
   scales: Float32Array;
-  /** the dequantized weights [N, K], what the graph computes with */
-  dequantized: Float32Array;
+  /** the dequantized weights [N, K], what the graph computes with (computed on first access) */
+  readonly dequantized: Float32Array;
 }
 
 /**
@@ -28,14 +28,18 @@ export function quantizeInt4Blocks(weight: Float32Array, n: number, k: number, r
   const blocks = k / INT4_BLOCK;
   const packed = new Uint8Array(n * blocks * (INT4_BLOCK / 2));
   const scales = new Float32Array(n * blocks);
-  const dequantized = new Float32Array(n * k);
   for (let row = 0; row < n; row++) {
     for (let b = 0; b < blocks; b++) {
       const start = row * k + b * INT4_BLOCK;
       let extreme = 0;
+      let extremeAbs = 0;
       for (let i = 0; i < INT4_BLOCK; i++) {
         const v = weight[start + i];
-        if (Math.abs(v) > Math.abs(extreme)) extreme = v;
+        const a = Math.abs(v);
+        if (a > extremeAbs) {
+          extreme = v;
+          extremeAbs = a;
+        }
       }
       const scale = roundScale(extreme / -8);
       const inv = scale === 0 ? 0 : 1 / scale;
@@ -45,12 +49,36 @@ export function quantizeInt4Blocks(weight: Float32Array, n: number, k: number, r
         const q0 = clamp(Math.round(weight[start + i] * inv) + 8, 0, 15);
         const q1 = clamp(Math.round(weight[start + i + 1] * inv) + 8, 0, 15);
         packed[out + i / 2] = q0 | (q1 << 4);
-        dequantized[start + i] = Math.fround((q0 - 8) * scale);
-        dequantized[start + i + 1] = Math.fround((q1 - 8) * scale);
       }
     }
   }
-  return { packed, scales, dequantized };
+  // Computed on first use only (the emulated-quantization twin): a quantized graph never needs it, and for the
+  // real UNet it would be gigabytes of float32 written for nothing.
+  let dequantized: Float32Array | undefined;
+  return {
+    packed,
+    scales,
+    get dequantized() {
+      return (dequantized ??= dequantizeInt4Blocks(weight, scales, n, k));
+    },
+  };
+}
+
+/**
+ * (q − 8)·scale per element, rounded to float32: exactly what MatMulNBits computes with. Recomputed from the
+ * weights and scales (not from the packed nibbles), so signed zeros and non-finite inputs come out as they always did.
+ */
+function dequantizeInt4Blocks(weight: Float32Array, scales: Float32Array, n: number, k: number): Float32Array {
+  const out = new Float32Array(n * k);
+  for (let block = 0; block < scales.length; block++) {
+    const scale = scales[block];
+    const inv = scale === 0 ? 0 : 1 / scale;
+    for (let i = block * INT4_BLOCK, end = i + INT4_BLOCK; i < end; i++) {
+      const q = clamp(Math.round(weight[i] * inv) + 8, 0, 15);
+      out[i] = Math.fround((q - 8) * scale);
+    }
+  }
+  return out;
 }
 
 export interface Int8PerChannel {
@@ -58,28 +86,44 @@ export interface Int8PerChannel {
   values: Int8Array;
   /** one per output channel (axis 0), rounded to the storage dtype */
   scales: Float32Array;
-  dequantized: Float32Array;
+  /** computed on first access */
+  readonly dequantized: Float32Array;
 }
 
 export function quantizeInt8PerChannel(weight: Float32Array, outChannels: number, roundScale: (x: number) => number = Math.fround): Int8PerChannel {
   const per = weight.length / outChannels;
   const values = new Int8Array(weight.length);
   const scales = new Float32Array(outChannels);
-  const dequantized = new Float32Array(weight.length);
   for (let o = 0; o < outChannels; o++) {
+    const start = o * per;
     let maxAbs = 0;
-    for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[o * per + i]));
+    for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[start + i]));
     const scale = roundScale(maxAbs / 127);
     const inv = scale === 0 ? 0 : 1 / scale;
     scales[o] = scale;
-    for (let i = 0; i < per; i++) {
-      const q = clamp(Math.round(weight[o * per + i] * inv), -127, 127);
-      values[o * per + i] = q;
-      // DequantizeLinear computes (q - 0) * scale in the scale's dtype
-      dequantized[o * per + i] = Math.fround(q * scale);
-    }
+    for (let i = 0; i < per; i++) values[start + i] = clamp(Math.round(weight[start + i] * inv), -127, 127);
   }
-  return { values, scales, dequantized };
+  // computed on first use only, as for the int4 blocks
+  let dequantized: Float32Array | undefined;
+  return {
+    values,
+    scales,
+    get dequantized() {
+      return (dequantized ??= dequantizeInt8PerChannel(weight, scales));
+    },
+  };
+}
+
+/** q·scale per element in the scale's precision: what DequantizeLinear (zero point 0) computes. */
+function dequantizeInt8PerChannel(weight: Float32Array, scales: Float32Array): Float32Array {
+  const out = new Float32Array(weight.length);
+  const per = weight.length / scales.length;
+  for (let o = 0; o < scales.length; o++) {
+    const scale = scales[o];
+    const inv = scale === 0 ? 0 : 1 / scale;
+    for (let i = o * per, end = i + per; i < end; i++) out[i] = Math.fround(clamp(Math.round(weight[i] * inv), -127, 127) * scale);
+  }
+  return out;
 }
 
 function clamp(x: number, lo: number, hi: number): number {

@@ -255,11 +255,13 @@ export function encodeValues(dtype: DType, values: ArrayLike<number>): Uint8Arra
   }
 }
 
+// scratch for toFloat16Bits: allocated once (per-call typed arrays dominated the q4f16 scale rounding)
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 /** float32 → IEEE half bits, round-to-nearest-even (what torch's .half() does). */
 export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
   for (let i = 0; i < values.length; i++) {
     f32[0] = values[i];
     const x = u32[0];
