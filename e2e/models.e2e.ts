@@ -1,0 +1,356 @@
+/**
+ * Model delivery in Chromium against a local model host with fault injection (e2e/support/model-server.ts):
+ * a real `svd-web convert` output of fixture A (fp32, 64×64) — or a synthetic folder when the compiler cannot
+ * convert yet — downloaded into OPFS through the download worker. Shows:
+ *   - completion after a cut connection and a stalled response (Range resume), bytes re-requested counted;
+ *   - a corrupted byte detected by sha256 and only that file fetched again;
+ *   - completion after a page reload mid-download, the bytes already fetched kept;
+ *   - 404 and a quota shortfall as clear messages in the UI;
+ *   - folder import verified (missing/corrupt/extra files named);
+ *   - after a reload with the network off, every file read back from OPFS with zero model requests.
+ *
+ * Page: dist/models-harness.html when the build has it; otherwise the test builds one (vite build API, extra input)
+ * into e2e/artifacts/dist-models.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, DIST, ROOT, launchBrowser } from './harness.ts';
+import { readManifest, startModelServer, type ModelServer } from './support/model-server.ts';
+
+const MODEL = 'tiny';
+const PAGE = '/models-harness.html';
+const FAST = { stallTimeoutMs: 1500, backoffBaseMs: 100, backoffCapMs: 1000 };
+
+let server: ModelServer;
+let previewServer: PreviewServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let appOrigin: string;
+let modelDir: string;
+let files: { path: string; bytes: number; sha256: string }[];
+let source: string;
+const report: Record<string, unknown> = {};
+
+async function makeModel(dir: string): Promise<string> {
+  try {
+    const { convertCheckpoint } = await import('../src/compiler/convert.ts');
+    convertCheckpoint({ from: join(ROOT, 'tests/fixtures/A'), out: dir, precision: 'fp32', defaultHeight: 64, defaultWidth: 64 });
+    return 'convertCheckpoint(tests/fixtures/A, fp32, 64×64)';
+  } catch (e) {
+    // The compiler is not ready: a synthetic folder of random files with a valid manifest.
+    mkdirSync(dir, { recursive: true });
+    const names = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
+    const list: { path: string; bytes: number; sha256: string }[] = [];
+    const graphs: Record<string, unknown> = {};
+    for (const [i, g] of names.entries()) {
+      for (const [path, n] of [
+        [`${g}.onnx`, 20_000 + i * 1000],
+        [`${g}.data.0`, g === 'unet' ? 16 << 20 : 1 << 20],
+      ] as const) {
+        const b = randomBytes(n);
+        writeFileSync(join(dir, path), b);
+        list.push({ path, bytes: n, sha256: createHash('sha256').update(b).digest('hex') });
+      }
+      graphs[g] = { model: `${g}.onnx`, externalData: [`${g}.data.0`], nodeCount: 1 };
+    }
+    const manifest = {
+      format: 'svd-web-model',
+      version: 1,
+      precision: 'fp32',
+      attention: 'plain',
+      requiredFeatures: [],
+      graphs,
+      files: list,
+      totalBytes: list.reduce((a, f) => a + f.bytes, 0),
+      pipeline: { defaultFrames: 3, defaultHeight: 64, defaultWidth: 64 },
+      sources: {},
+    };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    return `synthetic folder (convert failed: ${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+async function appDist(): Promise<string> {
+  if (existsSync(join(DIST, 'models-harness.html'))) return DIST;
+  const outDir = join(ARTIFACTS, 'dist-models');
+  await build({
+    root: ROOT,
+    configFile: join(ROOT, 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true, rollupOptions: { input: { models: join(ROOT, 'models-harness.html') } } },
+  });
+  return outDir;
+}
+
+async function openPage(): Promise<void> {
+  await page.goto(`${appOrigin}${PAGE}`, { waitUntil: 'load', timeout: 60_000 });
+  await page.waitForFunction(() => '__svdModels' in globalThis, undefined, { timeout: 30_000 });
+}
+
+/** Calls window.__svdModels[method](...args) in the page. */
+function call<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(
+    ([m, a]) => (globalThis as unknown as { __svdModels: Record<string, (...x: unknown[]) => unknown> }).__svdModels[m](...a),
+    [method, args] as [string, unknown[]],
+  ) as Promise<T>;
+}
+
+interface RunSummary {
+  done: boolean;
+  error?: { code: string; message: string };
+  result?: { id: string; stats: Record<string, unknown> & { networkBytes: number; resumes: number; corruptRefetches: Record<string, number>; keptBytes: number; warnings: string[] } };
+  last?: { doneBytes: number; totalBytes: number; bytesPerSecond: number; etaSeconds: number | null; file?: { path: string } };
+  phases: string[];
+  messages: string[];
+  events: number;
+  maxBytesPerSecond: number;
+  sawEta: boolean;
+}
+
+const baseUrl = () => `${server.url}${MODEL}/`;
+const served = (path: string) => server.bytesServed(`${MODEL}/${path}`);
+const size = (path: string) => files.find((f) => f.path === path)!.bytes;
+const modelRequests = (ctxRequests: string[]) => ctxRequests.filter((u) => u.startsWith(server.origin));
+
+describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
+  const pageRequests: string[] = [];
+
+  beforeAll(async () => {
+    const root = join(tmpdir(), `svd-web-models-${process.pid}`);
+    rmSync(root, { recursive: true, force: true });
+    modelDir = join(root, MODEL);
+    source = await makeModel(modelDir);
+    files = readManifest(modelDir).files;
+    server = await startModelServer(root);
+    const outDir = await appDist();
+    previewServer = await preview({
+      root: ROOT,
+      configFile: join(ROOT, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir },
+      preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+    });
+    appOrigin = `http://127.0.0.1:${(previewServer.httpServer.address() as AddressInfo).port}`;
+    browser = await launchBrowser();
+    context = await browser.newContext();
+    context.on('request', (r) => pageRequests.push(r.url()));
+    page = await context.newPage();
+    page.on('pageerror', (e) => console.log(`[pageerror] ${e.message}`));
+    await openPage();
+    report.model = { source, files: files.length, totalBytes: files.reduce((a, f) => a + f.bytes, 0) };
+  });
+
+  afterAll(async () => {
+    console.log(`[models e2e] ${JSON.stringify(report, null, 2)}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'models-e2e-report.json'), JSON.stringify(report, null, 2));
+    await browser?.close().catch(() => undefined);
+    await previewServer?.close();
+    await server?.close();
+  });
+
+  it('page is cross-origin isolated and the model host is COEP-compatible', async () => {
+    expect(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated)).toBe(true);
+    const res = await page.evaluate(async (url) => {
+      const r = await fetch(url, { headers: { Range: 'bytes=0-9' } });
+      return { status: r.status, range: r.headers.get('Content-Range'), bytes: (await r.arrayBuffer()).byteLength };
+    }, `${baseUrl()}manifest.json`);
+    expect(res).toMatchObject({ status: 206, bytes: 10 });
+    expect(res.range).toMatch(/^bytes 0-9\/\d+$/);
+  });
+
+  it('completes after a cut connection and a stalled response (Range resume); a corrupted byte is caught and only that file re-fetched', async () => {
+    const big = files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
+    const mid = files.filter((f) => f.path.endsWith('.data.0') && f !== big).reduce((a, f) => (f.bytes > a.bytes ? f : a));
+    const corrupt = files.find((f) => f.path.endsWith('.onnx') && f.bytes > 10_000)!;
+    server.reset();
+    server.fault(`${MODEL}/${big.path}`, { kind: 'cut', at: Math.floor(big.bytes * 0.3) }, { kind: 'stall', at: Math.floor(big.bytes * 0.6) });
+    server.fault(`${MODEL}/${mid.path}`, { kind: 'cut', at: Math.floor(mid.bytes / 2) });
+    server.fault(`${MODEL}/${corrupt.path}`, { kind: 'corrupt', at: Math.floor(corrupt.bytes / 3) });
+    await call('remove', MODEL);
+    await call('start', MODEL, baseUrl(), FAST);
+    const run = await call<RunSummary>('wait', MODEL, 120_000);
+    expect(run.error).toBeUndefined();
+    expect(run.done).toBe(true);
+    const stats = run.result!.stats;
+    const total = files.reduce((a, f) => a + f.bytes, 0);
+    const reRequested = Object.fromEntries(files.map((f) => [f.path, served(f.path) - f.bytes]));
+    report.faults = {
+      cutAndStall: big.path,
+      cut: mid.path,
+      corrupted: corrupt.path,
+      requests: server.requests.filter((r) => r.path !== `${MODEL}/manifest.json`).map((r) => `${r.path} ${r.range ?? ''} → ${r.status} ${r.bytes} B`),
+      bytesServed: server.bytesServed(),
+      modelBytes: total,
+      reRequested,
+      resumes: stats.resumes,
+      corruptRefetches: stats.corruptRefetches,
+      messages: run.messages,
+    };
+    // the cut/stalled files: every byte requested exactly once
+    expect(reRequested[big.path]).toBe(0);
+    expect(reRequested[mid.path]).toBe(0);
+    // the corrupted file: fetched twice, nothing else re-requested
+    expect(reRequested[corrupt.path]).toBe(corrupt.bytes);
+    expect(stats.corruptRefetches).toEqual({ [corrupt.path]: 1 });
+    for (const f of files) if (![corrupt.path].includes(f.path)) expect(reRequested[f.path], f.path).toBe(0);
+    expect(stats.resumes).toBeGreaterThanOrEqual(3);
+    const ranges = server.requests.filter((r) => r.path === `${MODEL}/${big.path}`).map((r) => r.range);
+    expect(ranges).toEqual([undefined, `bytes=${Math.floor(big.bytes * 0.3)}-`, `bytes=${Math.floor(big.bytes * 0.6)}-`]);
+    expect(run.messages.some((m) => /sha256/.test(m))).toBe(true);
+    // one progress total
+    expect(run.last!.totalBytes).toBe(total);
+    expect(run.last!.doneBytes).toBe(total);
+    const read = await call<{ files: number; bytes: number; mismatches: string[] }>('readAll', MODEL);
+    expect(read).toEqual({ files: files.length, bytes: total, mismatches: [] });
+    const list = await call<{ id: string; complete: boolean; partialBytes: number }[]>('list');
+    expect(list.find((m) => m.id === MODEL)).toMatchObject({ complete: true, partialBytes: 0 });
+  });
+
+  it('resumes after a page reload mid-download in the UI, keeping the bytes already fetched', async () => {
+    const big = files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
+    const id = 'tiny-reload';
+    server.reset();
+    // Pace the biggest file so the reload lands in the middle of it.
+    server.fault(`${MODEL}/${big.path}`, { kind: 'slow', bytesPerSecond: Math.max(1 << 20, big.bytes / 6) });
+    await call('remove', id);
+    await call('setRecords', [{ id, label: 'Tiny (reload test)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
+    await page.getByTestId(`model-download-${id}`).click();
+    const progress = page.getByTestId(`model-progress-${id}`);
+    // the progress line: one total, speed, ETA, current file
+    await expect.poll(async () => (await progress.textContent().catch(() => '')) ?? '', { timeout: 30_000 }).toMatch(new RegExp(`/s · .* left · ${big.path.replace('.', '\\.')}`));
+    const uiLine = await progress.textContent();
+    await expect.poll(() => served(big.path), { timeout: 30_000 }).toBeGreaterThan(big.bytes * 0.4);
+    const before = Object.fromEntries(files.map((f) => [f.path, served(f.path)]));
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => '__svdModels' in globalThis);
+    const partial = (await call<{ id: string; complete: boolean; partialBytes: number; bytes: number }[]>('list')).find((m) => m.id === id)!;
+    expect(partial.complete).toBe(false);
+    expect(partial.partialBytes).toBeGreaterThan(0);
+    const resumeButton = page.getByTestId(`model-download-${id}`);
+    await expect.poll(async () => await resumeButton.textContent(), { timeout: 10_000 }).toBe('Resume');
+    server.reset();
+    await call('setRecords', [{ id, label: 'Tiny (reload test)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
+    await resumeButton.click();
+    await expect.poll(async () => (await page.getByTestId(`model-status-${id}`).textContent()) ?? '', { timeout: 60_000 }).toContain('Ready');
+    const after = Object.fromEntries(files.map((f) => [f.path, served(f.path)]));
+    const completedBefore = files.filter((f) => before[f.path] === f.bytes && f.path !== big.path);
+    const reRequested = Object.fromEntries(files.map((f) => [f.path, before[f.path] + after[f.path] - f.bytes]));
+    report.reload = {
+      file: big.path,
+      fileBytes: big.bytes,
+      servedBeforeReload: before[big.path],
+      keptInPart: partial.partialBytes,
+      servedAfterReload: after[big.path],
+      reRequestedBytes: reRequested,
+      filesCompleteBeforeReload: completedBefore.map((f) => f.path),
+      uiProgressLine: uiLine,
+    };
+    // files completed before the reload: not one byte requested again
+    for (const f of completedBefore) expect(after[f.path], f.path).toBe(0);
+    // the partial file: only what was in flight when the page went away (socket buffers) is requested again
+    expect(after[big.path]).toBe(big.bytes - partial.partialBytes);
+    expect(reRequested[big.path]).toBeLessThan(big.bytes * 0.1);
+    const read = await call<{ mismatches: string[] }>('readAll', id);
+    expect(read.mismatches).toEqual([]);
+  });
+
+  it('shows a 404 as a clear message naming the file', async () => {
+    const id = 'tiny-404';
+    const missing = files.find((f) => f.path.endsWith('.onnx'))!.path;
+    server.reset();
+    server.setMissing([`${MODEL}/${missing}`]);
+    await call('remove', id);
+    await call('setRecords', [{ id, label: 'Tiny (404)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
+    await page.getByTestId(`model-download-${id}`).click();
+    const err = page.getByTestId(`model-error-${id}`);
+    await err.waitFor({ timeout: 30_000 });
+    const text = await err.textContent();
+    expect(text).toBe(`The model host has no ${missing} (HTTP 404); check the model URL.`);
+    // a wrong model URL: the manifest itself is missing
+    await call('start', 'tiny-wrong-url', `${server.url}no-such-model/`, FAST);
+    const run = await call<RunSummary>('wait', 'tiny-wrong-url');
+    expect(run.error?.code).toBe('not-found');
+    expect(run.error?.message).toContain('has no manifest.json (HTTP 404); check the model URL');
+    report.notFound = { file: text, manifest: run.error?.message };
+    server.setMissing([]);
+  });
+
+  it('shows a quota shortfall (needed vs available, in GB) before downloading anything', async () => {
+    const id = 'tiny-quota';
+    server.reset();
+    await call('remove', id);
+    await call('stubQuota', 30_000_000, 20_000_000); // 10 MB free
+    await call('setRecords', [{ id, label: 'Tiny (quota)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
+    await page.getByTestId(`model-download-${id}`).click();
+    const err = page.getByTestId(`model-error-${id}`);
+    await err.waitFor({ timeout: 30_000 });
+    const text = (await err.textContent())!;
+    const total = files.reduce((a, f) => a + f.bytes, 0);
+    expect(text).toContain(`needs ${(total / 1e9).toFixed(2)} GB more`);
+    expect(text).toContain('only 0.01 GB more');
+    expect(text).toContain('quota 0.03 GB');
+    // nothing but the manifest was requested
+    expect(server.requests.map((r) => r.path)).toEqual([`${MODEL}/manifest.json`]);
+    report.quota = text;
+    await call('unstubQuota');
+  });
+
+  it('imports a local folder verified: missing, corrupt and extra files named', async () => {
+    const onnx = files.find((f) => f.path.endsWith('.onnx'))!.path;
+    const data = files.find((f) => f.path.endsWith('.data.0'))!.path;
+    await call('startImport', 'imp-missing', baseUrl(), 'imported-a', { drop: onnx });
+    const missing = await call<RunSummary>('wait', 'imp-missing');
+    expect(missing.error?.code).toBe('import');
+    expect(missing.error?.message).toContain(`missing ${onnx}`);
+    await call('startImport', 'imp-corrupt', baseUrl(), 'imported-a', { corrupt: data });
+    const corrupt = await call<RunSummary>('wait', 'imp-corrupt');
+    expect(corrupt.error?.code).toBe('import');
+    expect(corrupt.error?.message).toContain(data);
+    expect((await call<{ id: string }[]>('list')).some((m) => m.id === 'imported-a')).toBe(false); // nothing half-imported
+    await call('startImport', 'imp-ok', baseUrl(), 'imported-a', { extra: 'NOTES.txt' });
+    const ok = await call<RunSummary>('wait', 'imp-ok');
+    expect(ok.error).toBeUndefined();
+    expect(ok.result!.stats.warnings.join(' ')).toContain('NOTES.txt');
+    expect((await call<{ mismatches: string[] }>('readAll', 'imported-a')).mismatches).toEqual([]);
+    report.import = { missing: missing.error?.message, corrupt: corrupt.error?.message, warnings: ok.result!.stats.warnings };
+    await call('remove', 'imported-a');
+  });
+
+  it('after a reload with the network off, the model is read from OPFS with zero model requests', async () => {
+    server.reset();
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => '__svdModels' in globalThis);
+    await context.setOffline(true);
+    const mark = pageRequests.length;
+    try {
+      const list = await call<{ id: string; complete: boolean }[]>('list');
+      expect(list.find((m) => m.id === MODEL)?.complete).toBe(true);
+      const read = await call<{ files: number; bytes: number; mismatches: string[] }>('readAll', MODEL);
+      expect(read.mismatches).toEqual([]);
+      expect(read.files).toBe(files.length);
+      await call('refreshUi');
+      await expect.poll(async () => (await page.getByTestId(`model-status-${MODEL}`).textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toContain('Ready');
+      const after = pageRequests.slice(mark);
+      expect(modelRequests(after)).toEqual([]);
+      expect(server.requests).toEqual([]);
+      // A reload while offline needs the app shell cached (service worker): record what happens without one.
+      let offlineReload = 'ok';
+      try {
+        await page.reload({ waitUntil: 'load', timeout: 10_000 });
+      } catch (e) {
+        offlineReload = (e as Error).message.split('\n')[0];
+      }
+      report.offline = { modelRequests: modelRequests(after).length, serverRequests: server.requests.length, bytesRead: read.bytes, reloadWhileOffline: offlineReload };
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+});

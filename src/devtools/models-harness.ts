@@ -1,0 +1,154 @@
+/**
+ * Model delivery self-test page (models-harness.html): renders the ModelManager and exposes `window.__svdModels`
+ * so the e2e suite (e2e/models.e2e.ts) can drive downloads/imports directly and read back what OPFS holds.
+ * Also handy by hand: open /models-harness.html to see what this browser has cached.
+ */
+import { createElement } from 'react';
+import { createRoot } from 'react-dom/client';
+import { ModelManager } from '../ui/models/ModelManager.tsx';
+import { createModelStore } from '../models/model-store.ts';
+import {
+  MODEL_REGISTRY,
+  ModelDeliveryError,
+  deleteModel,
+  downloadModel,
+  importModelFolder,
+  listCachedModels,
+  modelFileReader,
+  type DownloadProgress,
+  type ModelRecord,
+  type TransferTuning,
+} from '../models/library.ts';
+import { parseManifest } from '../models/manifest.ts';
+import { Sha256 } from '../models/sha256.ts';
+
+interface Run {
+  events: number;
+  last?: DownloadProgress;
+  phases: string[];
+  messages: string[];
+  maxBytesPerSecond: number;
+  sawEta: boolean;
+  done: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+  promise: Promise<void>;
+  ctl: AbortController;
+}
+
+const runs = new Map<string, Run>();
+const store = createModelStore(MODEL_REGISTRY);
+
+function track(id: string, work: (o: { onProgress: (p: DownloadProgress) => void; signal: AbortSignal }) => Promise<unknown>): void {
+  const ctl = new AbortController();
+  const run: Run = { events: 0, phases: [], messages: [], maxBytesPerSecond: 0, sawEta: false, done: false, ctl, promise: Promise.resolve() };
+  run.promise = work({
+    signal: ctl.signal,
+    onProgress: (p) => {
+      run.events++;
+      run.last = p;
+      if (!run.phases.includes(p.phase)) run.phases.push(p.phase);
+      if (p.message && !run.messages.includes(p.message)) run.messages.push(p.message);
+      run.maxBytesPerSecond = Math.max(run.maxBytesPerSecond, p.bytesPerSecond);
+      if (p.etaSeconds !== null && p.etaSeconds > 0) run.sawEta = true;
+    },
+  }).then(
+    (result) => {
+      run.result = result;
+      run.done = true;
+    },
+    (e) => {
+      run.error = e instanceof ModelDeliveryError ? { code: e.code, message: e.message } : { code: 'error', message: String(e) };
+      run.done = true;
+    },
+  );
+  runs.set(id, run);
+}
+
+function summary(id: string) {
+  const r = runs.get(id);
+  if (!r) return null;
+  const { promise: _p, ctl: _c, ...rest } = r;
+  return rest;
+}
+
+const realEstimate = navigator.storage.estimate.bind(navigator.storage);
+
+const api = {
+  ready: true,
+  crossOriginIsolated: globalThis.crossOriginIsolated,
+  /** direct library call; poll with status()/wait() */
+  start(id: string, baseUrl: string, tuning?: Partial<TransferTuning>) {
+    track(id, (o) => downloadModel({ id, label: id, baseUrl }, { ...o, tuning }));
+  },
+  async wait(id: string, timeoutMs = 120_000) {
+    const r = runs.get(id);
+    if (!r) throw new Error(`no run ${id}`);
+    await Promise.race([r.promise, new Promise((res) => setTimeout(res, timeoutMs))]);
+    return summary(id);
+  },
+  status: (id: string) => summary(id),
+  cancel(id: string) {
+    runs.get(id)?.ctl.abort();
+  },
+  async list() {
+    return (await listCachedModels()).map(({ manifest, ...c }) => ({ ...c, files: manifest?.files.length ?? 0 }));
+  },
+  remove: (id: string) => deleteModel(id),
+  /** reads every file of a cached model through the generation worker's reader and re-hashes it */
+  async readAll(id: string) {
+    const reader = modelFileReader(id);
+    const manifest = parseManifest(JSON.parse(await (await reader.read('manifest.json')).text()));
+    const mismatches: string[] = [];
+    let bytes = 0;
+    for (const f of manifest.files) {
+      const blob = await reader.read(f.path);
+      const h = new Sha256();
+      const r = blob.stream().getReader();
+      for (;;) {
+        const { done, value } = await r.read();
+        if (done) break;
+        h.update(value);
+      }
+      bytes += h.bytes;
+      if (h.hex() !== f.sha256) mismatches.push(f.path);
+    }
+    return { files: manifest.files.length, bytes, mismatches };
+  },
+  stubQuota(quota: number, usage: number) {
+    navigator.storage.estimate = async () => ({ quota, usage });
+  },
+  unstubQuota() {
+    navigator.storage.estimate = realEstimate;
+  },
+  /** builds a File[] "folder" from a hosted model (optionally damaged) and imports it */
+  startImport(key: string, baseUrl: string, id: string, damage: { corrupt?: string; drop?: string; extra?: string } = {}) {
+    track(key, async (o) => {
+      const manifestText = await (await fetch(new URL('manifest.json', baseUrl))).text();
+      const manifest = parseManifest(JSON.parse(manifestText));
+      const files: File[] = [new File([manifestText], 'manifest.json')];
+      for (const f of manifest.files) {
+        if (f.path === damage.drop) continue;
+        const bytes = new Uint8Array(await (await fetch(new URL(f.path, baseUrl))).arrayBuffer());
+        if (f.path === damage.corrupt) bytes[bytes.length >> 1] ^= 0x5a;
+        files.push(new File([bytes], f.path));
+      }
+      if (damage.extra) files.push(new File(['notes'], damage.extra));
+      return importModelFolder(files, { ...o, id });
+    });
+  },
+  // the UI
+  setRecords(records: ModelRecord[]) {
+    store.getState().setRecords([...MODEL_REGISTRY, ...records]);
+  },
+  setTuning(tuning: Partial<TransferTuning>) {
+    store.setState({ tuning });
+  },
+  refreshUi: () => store.getState().refresh(),
+};
+
+(globalThis as unknown as { __svdModels: typeof api }).__svdModels = api;
+export type ModelsHarnessApi = typeof api;
+
+const root = document.getElementById('root');
+if (root) createRoot(root).render(createElement(ModelManager, { store }));

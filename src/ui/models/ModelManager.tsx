@@ -1,0 +1,246 @@
+/**
+ * Model manager: the registry and the models cached in this browser, with sizes and status; download with one
+ * progress bar (speed, ETA), cancel, resume, import a local folder, delete; every failure shown as a sentence.
+ *
+ * State lives in a zustand vanilla store (src/models/model-store.ts); pass your own with `store`, or the default
+ * `modelStore` is used. `onSelect(id)` is offered for complete models when given.
+ */
+import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
+import { useStore } from 'zustand';
+import { IMPORT_JOB, modelStore, type ModelJob, type ModelStore } from '../../models/model-store.ts';
+import type { CachedModel, ModelRecord } from '../../models/library.ts';
+import { formatBytes, formatEta } from '../../models/progress.ts';
+
+export interface ModelManagerProps {
+  store?: ModelStore;
+  onSelect?: (id: string) => void;
+  selectedId?: string;
+}
+
+interface Row {
+  id: string;
+  record?: ModelRecord;
+  cached?: CachedModel;
+}
+
+type DirectoryPicker = (o?: { mode?: 'read' | 'readwrite'; id?: string }) => Promise<FileSystemDirectoryHandle>;
+
+const PHASE_LABEL: Record<string, string> = {
+  manifest: 'Fetching the manifest…',
+  checking: 'Checking files…',
+  verifying: 'Verifying the bytes kept from before…',
+  downloading: 'Downloading',
+  retrying: 'Reconnecting',
+  finishing: 'Finishing…',
+  done: 'Done',
+};
+
+function statusText(row: Row, job: ModelJob | undefined): string {
+  if (job?.running) return job.kind === 'import' ? 'Importing…' : PHASE_LABEL[job.progress?.phase ?? 'manifest'] ?? 'Working…';
+  const c = row.cached;
+  if (c?.complete) return 'Ready (verified, stored in this browser)';
+  if (c?.problem) return `Damaged: ${c.problem}`;
+  if (c && c.totalBytes > 0) return `Paused at ${formatBytes(Math.min(c.bytes, c.totalBytes))} of ${formatBytes(c.totalBytes)} — resume to continue`;
+  if (c) return 'Incomplete';
+  return 'Not downloaded';
+}
+
+function ProgressLine({ job, testId }: { job: ModelJob; testId: string }): ReactNode {
+  const p = job.progress;
+  if (!p) return <div className="model-progress" data-testid={testId}>Starting…</div>;
+  const pct = p.totalBytes > 0 ? (100 * p.doneBytes) / p.totalBytes : 0;
+  return (
+    <div className="model-progress" data-testid={testId}>
+      <progress max={p.totalBytes || 1} value={p.doneBytes} aria-label="download progress" style={{ width: '100%' }} />
+      <div>
+        {formatBytes(p.doneBytes)} of {formatBytes(p.totalBytes)} ({pct.toFixed(0)}%)
+        {p.bytesPerSecond > 0 && <> · {formatBytes(p.bytesPerSecond)}/s</>}
+        {p.phase === 'downloading' && <> · {formatEta(p.etaSeconds)} left</>}
+        {p.file && (
+          <>
+            {' '}
+            · {p.file.path} ({p.file.index + 1}/{p.file.count})
+          </>
+        )}
+      </div>
+      {p.message && <div className="model-progress-message">{p.message}</div>}
+    </div>
+  );
+}
+
+export function ModelManager({ store = modelStore, onSelect, selectedId }: ModelManagerProps): ReactNode {
+  const records = useStore(store, (s) => s.records);
+  const cached = useStore(store, (s) => s.cached);
+  const jobs = useStore(store, (s) => s.jobs);
+  const storage = useStore(store, (s) => s.storage);
+  const baseUrls = useStore(store, (s) => s.baseUrls);
+  const actions = store.getState();
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    void store.getState().refresh();
+  }, [store]);
+
+  const rows: Row[] = records.map((r) => ({ id: r.id, record: r, cached: cached.find((c) => c.id === r.id) }));
+  for (const c of cached) if (!records.some((r) => r.id === c.id)) rows.push({ id: c.id, cached: c });
+
+  const importJob = jobs[IMPORT_JOB];
+  const picker = (globalThis as unknown as { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker;
+
+  const pickFolder = async () => {
+    if (picker) {
+      try {
+        const dir = await picker({ mode: 'read', id: 'svd-web-model' });
+        await actions.importFolder(dir);
+      } catch (e) {
+        if ((e as DOMException).name !== 'AbortError') throw e; // the user closed the picker
+      }
+    } else fileInput.current?.click();
+  };
+
+  const onDrop = async (e: DragEvent<HTMLDivElement>) => {
+    e.preventDefault();
+    const item = [...e.dataTransfer.items].find((i) => i.kind === 'file');
+    const getHandle = (item as unknown as { getAsFileSystemHandle?: () => Promise<FileSystemHandle | null> } | undefined)?.getAsFileSystemHandle;
+    if (item && getHandle) {
+      const h = await getHandle.call(item);
+      if (h?.kind === 'directory') return actions.importFolder(h as FileSystemDirectoryHandle);
+    }
+    const files = [...e.dataTransfer.files];
+    if (files.length > 1) return actions.importFolder(files);
+    store.setState((s) => ({
+      jobs: { ...s.jobs, [IMPORT_JOB]: { kind: 'import', running: false, error: { code: 'import', message: 'Drop the model folder itself (the folder that holds manifest.json), or use “Import folder…”.' } } },
+    }));
+  };
+
+  return (
+    <section className="model-manager" data-testid="model-manager">
+      <h2>Models</h2>
+      <p className="model-storage" data-testid="model-storage">
+        Storage for this site: {storage.usage !== undefined ? formatBytes(storage.usage) : '?'} used
+        {storage.quota !== undefined && <> of {formatBytes(storage.quota)} allowed</>}
+        {storage.persisted === true && ' · persistent (the browser will not evict it)'}
+        {storage.persisted === false && ' · not persistent (the browser may evict models when disk space runs low)'}
+      </p>
+      <table className="model-table">
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Precision</th>
+            <th>Frames</th>
+            <th>Resolution</th>
+            <th>Size</th>
+            <th>Status</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => {
+            const r = row.record;
+            const c = row.cached;
+            const job = jobs[row.id];
+            const m = c?.manifest;
+            const size = m?.totalBytes ?? (c?.totalBytes || undefined) ?? r?.bytes;
+            const canResume = !!c && !c.complete && !job?.running;
+            const downloadable = !!r || !!c?.source?.baseUrl;
+            return (
+              <tr key={row.id} data-testid={`model-row-${row.id}`} aria-selected={selectedId === row.id}>
+                <td>
+                  <strong>{r?.label ?? c?.source?.label ?? row.id}</strong>
+                  {r?.demo && <span className="badge"> demo</span>}
+                  {r?.note && <div className="model-note">{r.note}</div>}
+                  {r?.placeholder && (
+                    <input
+                      type="url"
+                      placeholder="https://huggingface.co/<you>/<repo>/resolve/main/"
+                      aria-label={`base URL of your ${r.label} conversion`}
+                      value={baseUrls[row.id] ?? ''}
+                      onChange={(e) => actions.setBaseUrl(row.id, e.target.value)}
+                      style={{ width: '100%' }}
+                    />
+                  )}
+                  {r?.requiredFeatures.length ? <div className="model-note">needs GPU feature: {r.requiredFeatures.join(', ')}</div> : null}
+                </td>
+                <td>{m?.precision ?? r?.precision ?? '?'}</td>
+                <td>{m?.pipeline.defaultFrames ?? r?.frames ?? '?'}</td>
+                <td>{m ? `${m.pipeline.defaultWidth}×${m.pipeline.defaultHeight}` : r ? `${r.resolution.width}×${r.resolution.height}` : '?'}</td>
+                <td data-testid={`model-size-${row.id}`}>
+                  {size !== undefined ? `${!m && r?.approximate && !c?.totalBytes ? '≈ ' : ''}${formatBytes(size)}` : '?'}
+                  {c && !c.complete && c.bytes > 0 && <div className="model-note">{formatBytes(c.bytes)} stored</div>}
+                </td>
+                <td data-testid={`model-status-${row.id}`}>
+                  {statusText(row, job)}
+                  {job?.running && <ProgressLine job={job} testId={`model-progress-${row.id}`} />}
+                  {job?.error && job.error.code !== 'cancelled' && (
+                    <div role="alert" className="model-error" data-testid={`model-error-${row.id}`}>
+                      {job.error.message}
+                    </div>
+                  )}
+                  {job?.error?.code === 'cancelled' && <div className="model-note">{job.error.message}</div>}
+                </td>
+                <td>
+                  {job?.running ? (
+                    <button data-testid={`model-cancel-${row.id}`} onClick={() => actions.cancel(row.id)}>
+                      Cancel
+                    </button>
+                  ) : (
+                    <>
+                      {c?.complete && onSelect && (
+                        <button data-testid={`model-use-${row.id}`} onClick={() => onSelect(row.id)}>
+                          Use
+                        </button>
+                      )}
+                      {!c?.complete && downloadable && (
+                        <button data-testid={`model-download-${row.id}`} onClick={() => void actions.download(row.id)}>
+                          {canResume ? 'Resume' : 'Download'}
+                        </button>
+                      )}
+                      {c && (
+                        <button data-testid={`model-delete-${row.id}`} onClick={() => void actions.remove(row.id)}>
+                          Delete
+                        </button>
+                      )}
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+
+      <div className="model-import" data-testid="model-import" onDragOver={(e) => e.preventDefault()} onDrop={(e) => void onDrop(e)}>
+        <button data-testid="model-import-button" disabled={importJob?.running} onClick={() => void pickFolder()}>
+          Import folder…
+        </button>{' '}
+        or drop a model folder here (the output of <code>svd-web convert</code>: manifest.json, the .onnx files and their data shards).
+        <input
+          ref={fileInput}
+          type="file"
+          data-testid="model-import-input"
+          multiple
+          hidden
+          {...({ webkitdirectory: '' } as Record<string, string>)}
+          onChange={(e) => {
+            const files = [...(e.target.files ?? [])];
+            e.target.value = '';
+            if (files.length) void actions.importFolder(files);
+          }}
+        />
+        {importJob?.running && <ProgressLine job={importJob} testId="model-progress-import" />}
+        {importJob?.error && importJob.error.code !== 'cancelled' && (
+          <div role="alert" className="model-error" data-testid="model-error-import">
+            {importJob.error.message}
+          </div>
+        )}
+        {importJob?.result && !importJob.running && (
+          <div data-testid="model-import-done">
+            Imported {importJob.result.id}: every file verified.{importJob.result.stats.warnings.length ? ` (${importJob.result.stats.warnings.join('; ')})` : ''}
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
+
+export default ModelManager;
