@@ -55,7 +55,7 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
   const resolution = useApp((s) => s.draft.resolution);
   const lastSeed = useApp((s) => s.result?.seed);
   const view = useView();
-  const error = view.check.fieldErrors[name] ?? (name === 'width' || name === 'height' ? undefined : undefined);
+  const error = view.check.fieldErrors[name];
   const id = useId();
   const helpId = `${id}-help`;
   const errorId = `${id}-error`;
@@ -68,10 +68,10 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
   let control;
   if (spec.type === 'boolean') {
     control = (
-      <label className="check">
+      <span className="check">
         <input id={id} type="checkbox" checked={value === true} onChange={(e) => set(e.target.checked)} aria-describedby={describedBy} aria-invalid={!!error} />
-        <span>{spec.label}</span>
-      </label>
+        <label htmlFor={id}>{spec.label}</label>
+      </span>
     );
   } else if (spec.type === 'enum' || spec.type === 'resolution') {
     const options = spec.type === 'resolution' ? [...(spec.options ?? []), 'custom'] : spec.options ?? [];
@@ -98,7 +98,7 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
         />
         {name === 'seed' && (
           <button type="button" className="button icon" onClick={() => actions().rollSeed()} aria-label="Pick a random seed" title="Pick a random seed">
-            <span aria-hidden="true">🎲</span>
+            <svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="1.8"><rect x="3" y="3" width="18" height="18" rx="4" /><circle cx="8" cy="8" r="1.3" fill="currentColor" /><circle cx="16" cy="8" r="1.3" fill="currentColor" /><circle cx="12" cy="12" r="1.3" fill="currentColor" /><circle cx="8" cy="16" r="1.3" fill="currentColor" /><circle cx="16" cy="16" r="1.3" fill="currentColor" /></svg>
           </button>
         )}
         {name === 'seed' && text !== '-1' && (
@@ -110,14 +110,11 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
 
   return (
     <div className={`field${used ? '' : ' unused'}${error ? ' invalid' : ''}`} data-field={name}>
-      {spec.type !== 'boolean' && (
-        <label htmlFor={id} className="field-label">
-          {spec.label}
-          {scope && <span className={`badge${used ? '' : ' off'}`}>{scope}</span>}
-        </label>
-      )}
-      {spec.type === 'boolean' && scope && <span className={`badge${used ? '' : ' off'}`}>{scope}</span>}
-      {control}
+      <div className="field-head">
+        {spec.type !== 'boolean' ? <label htmlFor={id} className="field-label">{spec.label}</label> : control}
+        {scope && <span className={`badge${used ? '' : ' off'}`}>{scope}</span>}
+      </div>
+      {spec.type !== 'boolean' && control}
       <p id={helpId} className="help">
         {spec.help}{spec.type === 'integer' || spec.type === 'number' ? ` Default ${defaultText}; ${spec.range}.` : ''}
         {!used && ` Not used by ${backend === 'segmind' ? 'Segmind' : 'this device'}.`}

@@ -1,0 +1,581 @@
+/**
+ * The app end to end, in real Chromium against the production build (`vite preview` of dist/):
+ *
+ * 1. Local: bad pictures are explained next to the drop zone; a picture goes in by file picker AND by a synthetic
+ *    drop (and by paste); the tiny random-weight demo model generates on the WebGPU EP (SwiftShader here) with
+ *    64-pixel frames, 3 frames, 2 steps; progress advances through the stages, frames fill the strip, the MP4 plays
+ *    in the page's <video> with duration ≈ frames / fps, and ffprobe reports h264 / yuv420p / 3 frames / the fps
+ *    (skipped, with the reason printed, when ffprobe is missing). GIF and WebM exports and "Copy as base64" work.
+ * 2. Segmind: the same flow against the local contract server (tests/support/segmind-server.ts), pointed at with
+ *    the test-only `?segmindEndpoint=http://127.0.0.1:…` override; 401, 406 (credits and content type), 429 (with
+ *    its reset time), 500 and a network failure are shown in plain words; remaining credits and the seed used are
+ *    shown; every page request is recorded and the API key appears in none but the POSTs to the endpoint.
+ * 3. Keyboard only: Tab through the controls (visible focus on each), pick the file from the focused button, start
+ *    generation with Enter and again with Space; settings and the key survive a reload.
+ *
+ * Screenshots of empty, image loaded, generating, done and error at 1280×800 and 390×844 go to
+ * e2e/artifacts/screenshots/.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import type { Page, Request } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, openApp, type AppSession } from './harness.ts';
+import { startSegmindServer, type SegmindServer } from '../tests/support/segmind-server.ts';
+
+const SHOTS = join(ARTIFACTS, 'screenshots');
+const FFPROBE = process.env.FFPROBE_PATH ?? 'ffprobe';
+const hasFfprobe = spawnSync(FFPROBE, ['-version'], { stdio: 'ignore' }).status === 0;
+const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
+const hasFfmpeg = spawnSync(FFMPEG, ['-version'], { stdio: 'ignore' }).status === 0;
+
+const VIEWPORTS = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+] as const;
+
+/** Screenshots the page at both sizes (full page), then goes back to 1280×800. */
+async function shots(page: Page, state: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const v of VIEWPORTS) {
+    await page.setViewportSize(v);
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(SHOTS, `${state}-${v.width}x${v.height}.png`), fullPage: true });
+  }
+  await page.setViewportSize(VIEWPORTS[0]);
+}
+
+// ---- test pictures ------------------------------------------------------------------------------------
+
+function pngBytes(width: number, height: number, paint?: (x: number, y: number) => [number, number, number]): Buffer {
+  const png = new PNG({ width, height });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = paint ? paint(x, y) : [x % 256, y % 256, 128];
+      const i = (y * width + x) * 4;
+      png.data[i] = r;
+      png.data[i + 1] = g;
+      png.data[i + 2] = b;
+      png.data[i + 3] = 255;
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+/** A 320×192 picture (5:3, exactly 80×48 for the tiny model): sky gradient, a sun and a hill. */
+const PICTURE = pngBytes(320, 192, (x, y) => {
+  const sun = (x - 230) ** 2 + (y - 70) ** 2 < 30 ** 2;
+  const hill = y > 135 + 20 * Math.sin(x / 40);
+  if (sun) return [255, 210, 80];
+  if (hill) return [40 + (x % 7), 120 + (y % 20), 60];
+  return [60 + y / 3, 120 + y / 4, 230];
+});
+
+/** A 2-frame animated GIF (1×1), built from the bytes of the classic 1×1 GIF. */
+function animatedGif(): Buffer {
+  const head = [...Buffer.from('GIF89a'), 1, 0, 1, 0, 0x80, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0];
+  const frame = [0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0];
+  return Buffer.from([...head, ...frame, ...frame, 0x3b]);
+}
+
+interface FilePayload {
+  name: string;
+  mimeType: string;
+  buffer: Buffer;
+}
+
+const file = (name: string, mimeType: string, buffer: Buffer): FilePayload => ({ name, mimeType, buffer });
+
+/** Dispatches dragenter/dragover/drop with a DataTransfer holding the file, like a real drop. */
+async function dropFile(page: Page, f: FilePayload): Promise<void> {
+  await page.evaluate(({ name, type, base64 }) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type }));
+    const zone = document.querySelector('[data-testid="drop-zone"]')!;
+    for (const kind of ['dragenter', 'dragover', 'drop']) {
+      zone.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }
+  }, { name: f.name, type: f.mimeType, base64: f.buffer.toString('base64') });
+}
+
+async function pasteFile(page: Page, f: FilePayload): Promise<void> {
+  await page.evaluate(({ name, type, base64 }) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type }));
+    document.body.dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: dt }));
+  }, { name: f.name, type: f.mimeType, base64: f.buffer.toString('base64') });
+}
+
+async function setField(page: Page, label: string, value: string): Promise<void> {
+  const input = page.getByLabel(label, { exact: true });
+  await input.fill(value);
+}
+
+async function openAdvanced(page: Page): Promise<void> {
+  const details = page.locator('details.advanced');
+  if (!(await details.evaluate((d) => (d as HTMLDetailsElement).open))) await page.getByText('Advanced (this device only)').click();
+}
+
+// ---- ffprobe --------------------------------------------------------------------------------------------
+
+interface ProbeStream {
+  codec_name: string;
+  pix_fmt?: string;
+  width: number;
+  height: number;
+  r_frame_rate: string;
+  nb_read_frames?: string;
+}
+
+function ffprobe(path: string): { stream: ProbeStream; format: { format_name: string; duration: string } } {
+  const out = execFileSync(FFPROBE, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_streams', '-show_format', '-of', 'json', path], { encoding: 'utf8' });
+  const json = JSON.parse(out) as { streams: ProbeStream[]; format: { format_name: string; duration: string } };
+  return { stream: json.streams[0], format: json.format };
+}
+
+/** Saves what a download link gives. */
+async function download(page: Page, testId: string, name: string): Promise<Buffer> {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId(testId).click()]);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, name);
+  await dl.saveAs(path);
+  return readFileSync(path);
+}
+
+/** Records, in the page, every distinct progress label, the bar's value and the number of decoded frames over time. */
+async function watchProgress(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const log: { t: number; label: string; value: string | null; frames: number }[] = [];
+    (globalThis as { __progressLog?: unknown }).__progressLog = log;
+    const t0 = performance.now();
+    const sample = () => {
+      const label = document.querySelector('[data-testid="progress-label"]')?.textContent ?? '';
+      const value = document.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow') ?? null;
+      const frames = document.querySelectorAll('[data-testid="frame-ready"]').length;
+      const last = log.at(-1);
+      if (!last || last.label !== label || last.value !== value || last.frames !== frames) log.push({ t: performance.now() - t0, label, value, frames });
+    };
+    new MutationObserver(sample).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+}
+
+async function progressLog(page: Page): Promise<{ t: number; label: string; value: string | null; frames: number }[]> {
+  return page.evaluate(() => (globalThis as unknown as { __progressLog: { t: number; label: string; value: string | null; frames: number }[] }).__progressLog);
+}
+
+async function videoFacts(page: Page) {
+  return page.evaluate(async () => {
+    const v = document.querySelector('[data-testid="result-video"]') as HTMLVideoElement;
+    if (v.readyState < 1) await new Promise((r) => v.addEventListener('loadedmetadata', r, { once: true }));
+    const t0 = v.currentTime;
+    await new Promise((r) => setTimeout(r, 700));
+    return { duration: v.duration, width: v.videoWidth, height: v.videoHeight, loop: v.loop, paused: v.paused, advanced: v.currentTime !== t0 || v.played.length > 0, error: v.error?.message ?? null };
+  });
+}
+
+// =========================================================================================================
+
+let localMp4: Buffer | undefined;
+
+describe('app: picture in, video out on this device (WebGPU, tiny demo model)', () => {
+  let s: AppSession;
+  beforeAll(async () => {
+    s = await openApp('/');
+    await s.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.preview.origin });
+  });
+  afterAll(async () => {
+    if (s) {
+      const noisy = s.consoleLines.filter((l) => /error|warn/i.test(l));
+      if (noisy.length) console.log(noisy.slice(-30).join('\n'));
+      await s.close();
+    }
+  });
+
+  it('shows the empty state and picks WebGPU with the demo model, saying why', async () => {
+    const { page } = s;
+    await page.getByRole('heading', { name: 'svd-web' }).waitFor();
+    const decision = page.getByTestId('backend-decision');
+    await expectText(decision, /This device's GPU \(WebGPU\)/, 60_000);
+    const text = await decision.textContent();
+    console.log('backend decision:', text);
+    expect(text).toMatch(/WebGPU is available/);
+    expect(text).toMatch(/Tiny demo model/);
+    expect(await page.getByTestId('blocker').textContent()).toMatch(/Add a picture first/);
+    await shots(page, 'empty');
+  });
+
+  it('explains bad pictures next to the drop zone and never crashes', async () => {
+    const { page } = s;
+    const input = page.getByTestId('file-input');
+    const error = page.getByTestId('image-error');
+    const cases: [FilePayload, RegExp][] = [
+      [file('empty.png', 'image/png', Buffer.alloc(0)), /is empty \(0 bytes\)/],
+      [file('cut.png', 'image/png', PICTURE.subarray(0, Math.floor(PICTURE.length / 2))), /incomplete PNG file: it ends early/],
+      [file('notes.txt', 'text/plain', Buffer.from('just some words, not a picture\n')), /is a text file, not a picture/],
+      [file('report.png', 'image/png', Buffer.from('%PDF-1.7\n%âãÏÓ\n1 0 obj\n')), /is a PDF document, not a picture/],
+      [file('huge.png', 'image/png', pngBytes(8200, 2)), /8200×2 pixels; the largest side accepted is 8192 px/],
+    ];
+    for (const [f, want] of cases) {
+      await input.setInputFiles(f);
+      await expectText(error, want);
+      console.log(`${f.name}: ${await error.textContent()}`);
+    }
+    // An animated GIF is accepted with a note: its first frame is used.
+    await input.setInputFiles(file('blink.gif', 'image/gif', animatedGif()));
+    await expectText(page.getByTestId('image-note'), /animated GIF with 2 frames: only its first frame is used/);
+    expect(await page.getByTestId('image-error').count()).toBe(0);
+    await shots(page, 'bad-image-note');
+    // Back to an error state for the screenshot of a refusal.
+    await input.setInputFiles(cases[1][0]);
+    await expectText(error, cases[1][1]);
+    await shots(page, 'bad-image');
+    expect(s.pageErrors).toEqual([]);
+  });
+
+  it('takes a picture by file picker, by a synthetic drop and by paste, and previews the framing', async () => {
+    const { page } = s;
+    await page.getByTestId('file-input').setInputFiles(file('picker.png', 'image/png', PICTURE));
+    await expectText(page.getByTestId('image-info'), /picker\.png · 320×192 px/);
+
+    await dropFile(page, file('dropped.png', 'image/png', PICTURE));
+    await expectText(page.getByTestId('image-info'), /dropped\.png · 320×192 px/);
+
+    await pasteFile(page, file('clip.png', 'image/png', PICTURE));
+    await expectText(page.getByTestId('image-info'), /clip\.png · 320×192 px/);
+
+    await dropFile(page, file('landscape.png', 'image/png', PICTURE));
+    await expectText(page.getByTestId('image-info'), /landscape\.png/);
+    // Keep proportions: the whole 5:3 picture (80×48 video); crop to 16:9: a crop box on the preview.
+    const caption = page.getByTestId('framing-preview').locator('figcaption');
+    await expectText(caption, /the whole picture is used/);
+    await page.getByLabel('Resize method', { exact: true }).selectOption('crop_to_16_9');
+    await expectText(caption, /the outlined 94% of the picture is used/);
+    expect(await page.getByTestId('crop-box').count()).toBe(1);
+    console.log('framing:', await caption.textContent());
+  });
+
+  it('generates on WebGPU: progress advances, frames fill in, the MP4 plays and ffprobe agrees', async () => {
+    const { page } = s;
+    await setField(page, 'Frames', '3');
+    await setField(page, 'Frames per second', '6');
+    await setField(page, 'Seed', '42');
+    await openAdvanced(page);
+    await setField(page, 'Steps', '2');
+    // Guidance 1 → 1 turns classifier-free guidance off: one UNet batch per step (SwiftShader is slow).
+    await setField(page, 'Max guidance', '1');
+    await setField(page, 'Decode chunk', '2');
+    expect(await page.getByTestId('blocker').count()).toBe(0);
+    await shots(page, 'image-loaded');
+
+    await watchProgress(page);
+    const t0 = Date.now();
+    await page.getByTestId('generate').click();
+    // Generating: screenshot once denoising is under way (SwiftShader WebGPU on a shared CPU: minutes).
+    await expectText(page.getByTestId('progress-label'), /Denoising step|Decoding/, 600_000);
+    await shots(page, 'generating');
+    await page.getByTestId('result-video').waitFor({ timeout: 600_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    const log = await progressLog(page);
+    console.log(`generated in ${seconds.toFixed(1)} s; progress:\n${log.map((l) => `  ${(l.t / 1000).toFixed(1)} s  ${l.label}  ${l.value ?? '-'}%  frames ${l.frames}`).join('\n')}`);
+
+    const labels = log.map((l) => l.label);
+    for (const want of [/Loading the model/, /Encoding the image/, /Denoising step 1\/2/, /Denoising step 2\/2/, /Decoding frames/, /Encoding the video/, /Done/]) {
+      expect(labels.some((l) => want.test(l)), `saw ${want}`).toBe(true);
+    }
+    const values = log.map((l) => Number(l.value)).filter((v) => Number.isFinite(v));
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]);
+    expect(values.at(-1)).toBe(100);
+    // Frames fill in per decode batch (chunk 2 → 2 then 3), before the video exists.
+    const frameCounts = [...new Set(log.map((l) => l.frames))];
+    console.log('frames seen in the strip:', frameCounts);
+    expect(frameCounts).toContain(2);
+    expect(frameCounts.at(-1)).toBe(3);
+    const firstFull = log.findIndex((l) => l.frames === 3);
+    expect(log.slice(0, firstFull).some((l) => l.frames === 2)).toBe(true);
+    // …and before the video is encoded.
+    const muxAt = log.findIndex((l) => /Encoding the video/.test(l.label));
+    expect(log.slice(0, muxAt).some((l) => l.frames === 3)).toBe(true);
+
+    expect(await page.getByTestId('seed-used').textContent()).toBe('42');
+    const video = await videoFacts(page);
+    console.log('video element:', video);
+    expect(video.error).toBeNull();
+    expect(Math.abs(video.duration - 3 / 6)).toBeLessThan(0.05);
+    expect(video.loop).toBe(true);
+    expect(video.advanced).toBe(true);
+    await shots(page, 'done');
+
+    const mp4 = await download(page, 'download-mp4', 'app-local.mp4');
+    localMp4 = mp4;
+    expect(mp4.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(mp4.indexOf('moov')).toBeLessThan(mp4.indexOf('mdat'));
+    if (!hasFfprobe) {
+      console.log(`SKIPPED the ffprobe check: "${FFPROBE}" is not installed (set FFPROBE_PATH or apt-get install ffmpeg)`);
+    } else {
+      const probe = ffprobe(join(ARTIFACTS, 'app-local.mp4'));
+      console.log('ffprobe:', probe.stream.codec_name, probe.stream.pix_fmt, `${probe.stream.width}×${probe.stream.height}`, probe.stream.r_frame_rate, probe.stream.nb_read_frames, probe.format.duration);
+      expect(probe.stream.codec_name).toBe('h264');
+      expect(probe.stream.pix_fmt).toBe('yuv420p');
+      expect(Number(probe.stream.nb_read_frames)).toBe(3);
+      expect(probe.stream.r_frame_rate).toBe('6/1');
+      expect(probe.stream.width).toBe(video.width);
+      expect(Math.abs(Number(probe.format.duration) - 0.5)).toBeLessThan(0.05);
+    }
+  }, 1_500_000);
+
+  it('exports GIF and WebM of the same frames and copies the MP4 as base64', async () => {
+    const { page } = s;
+    await page.getByTestId('export-gif').click();
+    const gif = await download(page, 'download-gif', 'app-local.gif');
+    expect(gif.subarray(0, 4).toString('latin1')).toBe('GIF8');
+    await page.getByTestId('export-webm').click();
+    const webm = await download(page, 'download-webm', 'app-local.webm');
+    expect([...webm.subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
+    if (hasFfprobe) {
+      expect(Number(ffprobe(join(ARTIFACTS, 'app-local.gif')).stream.nb_read_frames)).toBe(3);
+      expect(ffprobe(join(ARTIFACTS, 'app-local.webm')).stream.codec_name).toBe('vp8');
+    }
+
+    await page.getByTestId('copy-base64').click();
+    await expectText(page.getByTestId('notice'), /Copied the video as base64|base64 text is shown below/);
+    const fallback = page.locator('.fallback textarea');
+    const copied = (await fallback.count()) > 0 ? await fallback.inputValue() : await page.evaluate(() => navigator.clipboard.readText());
+    expect(Buffer.from(copied, 'base64').equals(localMp4!)).toBe(true);
+    console.log(`copied ${copied.length} base64 characters = the MP4's ${localMp4!.length} bytes`);
+
+    // "Reuse" puts the seed actually used back in the form.
+    await setField(page, 'Seed', '-1');
+    await page.getByTestId('reuse-seed').click();
+    expect(await page.getByLabel('Seed', { exact: true }).inputValue()).toBe('42');
+    expect(s.pageErrors).toEqual([]);
+    expect(s.foreignRequests()).toEqual([]);
+  }, 120_000);
+});
+
+// =========================================================================================================
+
+describe('app: the Segmind backend against the local contract server', () => {
+  const KEY = 'sk-test-3f9a7c21e5';
+  let s: AppSession;
+  let server: SegmindServer;
+  const seen: { url: string; method: string; headers: Record<string, string>; body: string | null }[] = [];
+  const onRequest = (r: Request) => {
+    seen.push({ url: r.url(), method: r.method(), headers: r.headers(), body: r.postData() });
+  };
+
+  beforeAll(async () => {
+    let video: Buffer | undefined = localMp4;
+    if (!video && hasFfmpeg) {
+      const out = join(ARTIFACTS, 'segmind-fixture.mp4');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      execFileSync(FFMPEG, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=128x72:rate=7', '-frames:v', '14', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out]);
+      video = readFileSync(out);
+    }
+    server = await startSegmindServer({ apiKey: KEY, credits: 10, cost: 0.17, video });
+    s = await openApp(`/?segmindEndpoint=${encodeURIComponent(server.url)}`);
+    s.context.on('request', onRequest);
+  });
+  afterAll(async () => {
+    s?.context.off('request', onRequest);
+    await s?.close();
+    await server?.close().catch(() => undefined);
+  });
+
+  it('says Segmind needs a key, then shows 401, 406 (credits, content type), 429 and 500 in plain words', async () => {
+    const { page } = s;
+    await page.getByTestId('backend-select').selectOption('segmind');
+    await page.getByTestId('file-input').setInputFiles(file('photo.png', 'image/png', PICTURE));
+    await expectText(page.getByTestId('image-info'), /photo\.png/);
+    await expectText(page.getByTestId('blocker'), /Enter your Segmind API key/);
+
+    // Frames 3 cannot go to Segmind: the field says so and Generate is blocked.
+    await setField(page, 'Frames', '3');
+    await expectText(page.getByTestId('error-frames'), /14 or 25/);
+    await setField(page, 'Frames', '14');
+
+    await page.getByTestId('api-key').fill('wrong-key');
+    const error = page.getByTestId('error');
+    const run = async () => {
+      await page.getByTestId('generate').click();
+      await error.waitFor({ timeout: 30_000 });
+      return (await error.textContent()) ?? '';
+    };
+    const t401 = await run();
+    console.log('401 →', t401);
+    expect(t401).toMatch(/Segmind did not accept the API key/);
+    expect(t401).toMatch(/HTTP 401/);
+    await shots(page, 'error');
+
+    await page.getByTestId('api-key').fill(KEY);
+    const cases: [Parameters<SegmindServer['setScenario']>[0], RegExp, Parameters<SegmindServer['setScenario']>[1]?][] = [
+      ['credits', /does not have enough credits \(406\)/],
+      ['content_type', /content type \(406\).*bug in svd-web/],
+      ['rate_limited', /rate limit was reached \(429\).*Try again after 2030-01-01 12:00:00 UTC/, { rateLimitResetAt: '2030-01-01T12:00:00Z' }],
+      ['server_error', /server error \(500\).*You were not charged/],
+    ];
+    for (const [scenario, want, options] of cases) {
+      server.setScenario(scenario, options);
+      const text = await run();
+      console.log(`${scenario} →`, text);
+      expect(text).toMatch(want);
+    }
+  });
+
+  it('makes a video through Segmind: progress, the video, credits and seed shown', async () => {
+    const { page } = s;
+    server.setScenario('ok', { delayMs: 1500 });
+    await page.getByTestId('generate').click();
+    await expectText(page.getByTestId('progress-label'), /Waiting for Segmind/);
+    expect(await page.getByTestId('error').count()).toBe(0);
+    await shots(page, 'generating-segmind');
+    await page.getByTestId('result-video').waitFor({ timeout: 30_000 });
+    await expectText(page.getByTestId('credits'), /credits left: 9\.83/);
+    expect(await page.getByTestId('seed-used').textContent()).toBe('424242');
+    if (localMp4 || hasFfmpeg) {
+      const v = await videoFacts(page);
+      console.log('segmind video element:', v);
+      expect(v.error).toBeNull();
+      expect(v.duration).toBeGreaterThan(0);
+    }
+    await shots(page, 'done-segmind');
+    const post = server.requests.filter((r) => r.method === 'POST').at(-1)!;
+    expect(Object.keys(post.body as object).sort()).toEqual(['base64', 'cond_aug', 'fps', 'frames', 'image', 'motion', 'resize_method', 'seed']);
+    expect((post.body as { frames: number }).frames).toBe(14);
+    expect(Buffer.from((post.body as { image: string }).image, 'base64').equals(PICTURE)).toBe(true);
+  });
+
+  it('explains a network failure', async () => {
+    const { page } = s;
+    await server.close();
+    const before = seen.length;
+    await page.getByTestId('generate').click();
+    await expectText(page.getByTestId('error'), /Could not reach Segmind/, 30_000);
+    console.log('network →', await page.getByTestId('error').textContent());
+    expect(seen.length).toBeGreaterThan(before);
+  });
+
+  it('sent the key only to the Segmind endpoint (every page request recorded), and forgets it', async () => {
+    const { page } = s;
+    const withKey = seen.filter((r) => JSON.stringify(r).includes(KEY));
+    const postsToEndpoint = seen.filter((r) => r.method === 'POST' && r.url === server.url);
+    console.log(`${seen.length} requests recorded; ${withKey.length} carry the key, ${postsToEndpoint.length} are POSTs to ${server.url}`);
+    expect(postsToEndpoint.length).toBeGreaterThan(0);
+    for (const r of withKey) {
+      expect(r.method).toBe('POST');
+      expect(r.url).toBe(server.url);
+      expect(r.headers['x-api-key']).toBe(KEY);
+      expect(r.url.includes(KEY) || (r.body ?? '').includes(KEY)).toBe(false);
+    }
+    // The server saw the key only in the x-api-key header of POSTs.
+    for (const r of server.requests) {
+      if (r.method === 'POST') expect([KEY, 'wrong-key']).toContain(r.headers['x-api-key']);
+      else expect(r.headers['x-api-key']).toBeUndefined();
+      expect(r.rawBody.includes(KEY)).toBe(false);
+    }
+    expect(await page.evaluate(() => localStorage.getItem('svd-web:segmind-api-key'))).toBe(KEY);
+    await page.getByTestId('forget-key').click();
+    expect(await page.evaluate(() => localStorage.getItem('svd-web:segmind-api-key'))).toBeNull();
+    expect(await page.getByTestId('api-key').inputValue()).toBe('');
+  });
+});
+
+// =========================================================================================================
+
+describe('app: keyboard only, and settings that survive a reload', () => {
+  const KEY = 'sk-keyboard-77';
+  let s: AppSession;
+  let server: SegmindServer;
+  beforeAll(async () => {
+    server = await startSegmindServer({ apiKey: KEY, video: localMp4 });
+    s = await openApp(`/?segmindEndpoint=${encodeURIComponent(server.url)}`);
+  });
+  afterAll(async () => {
+    await s?.close();
+    await server?.close().catch(() => undefined);
+  });
+
+  it('restores the settings and the key after a reload', async () => {
+    const { page } = s;
+    await page.getByTestId('backend-select').selectOption('segmind');
+    await page.getByTestId('api-key').fill(KEY);
+    await setField(page, 'Motion', '90');
+    await setField(page, 'Frames', '25');
+    await page.reload();
+    await page.getByTestId('api-key').waitFor();
+    expect(await page.getByTestId('backend-select').inputValue()).toBe('segmind');
+    expect(await page.getByTestId('api-key').inputValue()).toBe(KEY);
+    expect(await page.getByLabel('Motion', { exact: true }).inputValue()).toBe('90');
+    expect(await page.getByLabel('Frames', { exact: true }).inputValue()).toBe('25');
+  });
+
+  it('tabs through every control with visible focus, picks the file and generates with Enter and Space', async () => {
+    const { page } = s;
+    await page.locator('body').click({ position: { x: 2, y: 2 } });
+    const stops: string[] = [];
+    let sawGenerate = false;
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el || el === document.body) return null;
+        const style = getComputedStyle(el);
+        const labelled = el.getAttribute('aria-label') ?? (el.id ? document.querySelector(`label[for="${CSS.escape(el.id)}"]`)?.textContent : null) ?? el.textContent;
+        return {
+          name: `${el.tagName.toLowerCase()}${el.getAttribute('type') ? `[${el.getAttribute('type')}]` : ''} "${(labelled ?? '').trim().slice(0, 40)}"`,
+          testid: el.getAttribute('data-testid'),
+          outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+        };
+      });
+      if (!f) break;
+      stops.push(f.name);
+      expect(f.outline, `visible focus on ${f.name}`).toBe(true);
+      if (f.name.includes('Choose a picture')) {
+        const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+        await chooser.setFiles(file('keyboard.png', 'image/png', PICTURE));
+        await expectText(page.getByTestId('image-info'), /keyboard\.png/);
+      }
+      if (f.testid === 'generate') {
+        sawGenerate = true;
+        break;
+      }
+    }
+    console.log(`tab stops (${stops.length}):\n  ${stops.join('\n  ')}`);
+    expect(sawGenerate).toBe(true);
+    for (const want of ['Choose a picture', 'Picture address', 'Motion', 'Frames per second', 'Frames', 'Seed', 'Pick a random seed', 'Resize method', 'Base64 answer', 'Advanced', 'Run on', 'Segmind API key', 'Generate video']) {
+      expect(stops.some((x) => x.includes(want)), `tab stop "${want}"`).toBe(true);
+    }
+    await shots(page, 'keyboard-focus');
+
+    await page.keyboard.press('Enter');
+    await page.getByTestId('result-video').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('seed-used').textContent()).toBe('424242');
+    const posts = () => server.requests.filter((r) => r.method === 'POST').length;
+    expect(posts()).toBe(1);
+    expect((server.requests.find((r) => r.method === 'POST')!.body as { motion: number; frames: number })).toMatchObject({ motion: 90, frames: 25 });
+
+    await page.getByTestId('generate').focus();
+    await page.keyboard.press('Space');
+    await expect.poll(posts, { timeout: 30_000 }).toBe(2);
+    await page.getByTestId('result-video').waitFor({ timeout: 30_000 });
+    expect(s.pageErrors).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function expectText(locator: ReturnType<Page['getByTestId']>, want: RegExp, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.first().textContent({ timeout: 10_000 }).catch(() => null)) ?? last;
+    if (want.test(last)) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`expected ${want} within ${timeout} ms; last text: ${JSON.stringify(last)}`);
+}
+
+void writeFileSync;

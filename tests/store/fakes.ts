@@ -1,0 +1,40 @@
+/** Test doubles for the store: a scripted fake worker speaking the protocol, and a tiny loaded image. */
+import type { FromWorker, ToWorker } from '../../src/protocol/messages.ts';
+import type { WorkerLike } from '../../src/store/worker-client.ts';
+import type { LoadedImage } from '../../src/store/image-input.ts';
+
+export class FakeWorker implements WorkerLike {
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: ErrorEvent) => void) | null = null;
+  onmessageerror: ((event: MessageEvent) => void) | null = null;
+  readonly sent: ToWorker[] = [];
+  terminated = false;
+  constructor(private readonly script: (m: ToWorker, w: FakeWorker) => void = () => undefined) {}
+  postMessage(message: unknown): void {
+    const m = message as ToWorker;
+    this.sent.push(m);
+    queueMicrotask(() => this.script(m, this));
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  reply(m: FromWorker): void {
+    this.onmessage?.({ data: m } as MessageEvent);
+  }
+  crash(message: string): void {
+    this.onerror?.({ message, preventDefault() {} } as unknown as ErrorEvent);
+  }
+}
+
+export function tinyImage(width = 32, height = 32): LoadedImage {
+  return {
+    input: { width, height, rgba: new Uint8ClampedArray(width * height * 4).fill(200) },
+    previewUrl: 'blob:preview',
+    name: 'test.png',
+    file: new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' }),
+    format: 'png',
+    animated: false,
+  };
+}
+
+export const tick = () => new Promise((r) => setTimeout(r, 0));
