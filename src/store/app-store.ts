@@ -22,7 +22,7 @@ import {
   loadDraft, loadString, saveDraft, saveString, STORAGE_KEYS, type Draft, type KeyValueStorage,
 } from './persist.ts';
 import { WorkerCallError, WorkerClient, type WorkerLike } from './worker-client.ts';
-import type { LoadedImage } from './image-input.ts';
+import type { LoadedImage } from './image-check.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // State

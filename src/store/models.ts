@@ -31,7 +31,7 @@ export function sourceKey(source: ModelSource): string {
 export async function discoverDemoModel(baseHref: string, doFetch: typeof fetch = fetch): Promise<ModelChoice[]> {
   const baseUrl = new URL(DEMO_MODEL_PATH, baseHref).href;
   try {
-    const res = await doFetch(new URL('manifest.json', baseUrl).href, { cache: 'no-cache' });
+    const res = await doFetch(new URL('manifest.json', baseUrl).href, { cache: 'no-cache' } as RequestInit);
     if (!res.ok) return [];
     const manifest = parseManifest(await res.json(), `${DEMO_MODEL_PATH}manifest.json`);
     const size = `${manifest.pipeline.defaultWidth}×${manifest.pipeline.defaultHeight}`;

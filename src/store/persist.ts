@@ -35,7 +35,8 @@ export function memoryStorage(): KeyValueStorage & { data: Map<string, string> }
 /** localStorage when usable, else an in-memory stand-in (the settings then last for this tab only). */
 export function browserStorage(): KeyValueStorage {
   try {
-    const s = globalThis.localStorage;
+    const s = (globalThis as { localStorage?: KeyValueStorage }).localStorage;
+    if (!s) throw new Error('no localStorage');
     const probe = 'svd-web:probe';
     s.setItem(probe, '1');
     s.removeItem(probe);

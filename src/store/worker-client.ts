@@ -13,13 +13,25 @@
  */
 import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from '../protocol/messages.ts';
 
-/** The part of `Worker` the client uses (a fake implements it in tests). */
+/**
+ * The part of `Worker` the client uses (a fake implements it in tests). Handler parameters are typed `never`
+ * so both a DOM `Worker` and a Node-side fake fit; the client reads only `data` and `message` from the events.
+ */
 export interface WorkerLike {
-  postMessage(message: unknown, transfer?: Transferable[]): void;
+  postMessage(message: unknown): void;
   terminate(): void;
-  onmessage: ((event: MessageEvent) => void) | null;
-  onerror: ((event: ErrorEvent) => void) | null;
-  onmessageerror: ((event: MessageEvent) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+  onmessageerror: ((event: never) => void) | null;
+}
+
+interface MessageLike {
+  data: unknown;
+}
+
+interface ErrorLike {
+  message?: string;
+  preventDefault?: () => void;
 }
 
 export type WorkerCallErrorCode = WorkerErrorCode | 'timeout' | 'crashed' | 'aborted';
@@ -128,10 +140,10 @@ export class WorkerClient {
   private ensure(): WorkerLike {
     if (this.worker) return this.worker;
     const worker = this.create();
-    worker.onmessage = (e: MessageEvent) => {
+    worker.onmessage = (e: MessageLike) => {
       if (this.worker === worker) this.route(e.data as FromWorker);
     };
-    worker.onerror = (e: ErrorEvent) => {
+    worker.onerror = (e: ErrorLike) => {
       if (this.worker !== worker) return;
       e.preventDefault?.();
       this.terminate(`the generation worker crashed${e.message ? `: ${e.message}` : ''}. It will be restarted on the next try.`);

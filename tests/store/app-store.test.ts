@@ -143,7 +143,7 @@ describe('app store', () => {
     storage.setItem(STORAGE_KEYS.params, JSON.stringify({ motion: '42', frames: '25' }));
     storage.setItem(STORAGE_KEYS.backend, 'segmind');
     storage.setItem(STORAGE_KEYS.apiKey, 'saved');
-    const store = createAppStore({ storage, createWorker: () => new FakeWorker(), mux: async () => new Blob(), discoverModels: async () => [], imageBase64: async () => '' });
+    const store = createAppStore({ storage, createWorker: () => new FakeWorker(), mux: async () => new Blob([]), discoverModels: async () => [], imageBase64: async () => '' });
     expect(store.getState()).toMatchObject({ backendChoice: 'segmind', apiKey: 'saved', draft: { motion: '42', frames: '25', fps: '7' } });
     store.getState().setField('fps', '12');
     expect(JSON.parse(storage.getItem(STORAGE_KEYS.params)!)).toMatchObject({ fps: '12', motion: '42' });

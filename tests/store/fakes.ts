@@ -1,12 +1,12 @@
 /** Test doubles for the store: a scripted fake worker speaking the protocol, and a tiny loaded image. */
 import type { FromWorker, ToWorker } from '../../src/protocol/messages.ts';
 import type { WorkerLike } from '../../src/store/worker-client.ts';
-import type { LoadedImage } from '../../src/store/image-input.ts';
+import type { LoadedImage } from '../../src/store/image-check.ts';
 
 export class FakeWorker implements WorkerLike {
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onerror: ((event: ErrorEvent) => void) | null = null;
-  onmessageerror: ((event: MessageEvent) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onerror: ((event: { message?: string; preventDefault?: () => void }) => void) | null = null;
+  onmessageerror: ((event: { data: unknown }) => void) | null = null;
   readonly sent: ToWorker[] = [];
   terminated = false;
   constructor(private readonly script: (m: ToWorker, w: FakeWorker) => void = () => undefined) {}
@@ -19,10 +19,10 @@ export class FakeWorker implements WorkerLike {
     this.terminated = true;
   }
   reply(m: FromWorker): void {
-    this.onmessage?.({ data: m } as MessageEvent);
+    this.onmessage?.({ data: m });
   }
   crash(message: string): void {
-    this.onerror?.({ message, preventDefault() {} } as unknown as ErrorEvent);
+    this.onerror?.({ message, preventDefault() {} });
   }
 }
 
