@@ -2,7 +2,7 @@
  * A model host for the e2e suite: serves a folder over node:http on 127.0.0.1 with HTTP Range support, CORS and
  * `Cross-Origin-Resource-Policy: cross-origin` (the app page is cross-origin isolated), and fault injection per file:
  *
- *   cut      send the response up to byte `at` of the file, then destroy the socket (a dropped connection)
+ *   cut      send the response up to byte `at` of the file, then close the connection (a dropped connection)
  *   stall    send up to byte `at`, then send nothing more and keep the connection open
  *   corrupt  flip one byte (`at`) of the file in this response
  *   status   answer with an HTTP status (404, 503…)
@@ -138,7 +138,8 @@ export async function startModelServer(root: string): Promise<ModelServer> {
       const ok = buf.length ? res.write(buf) : true;
       if (pos >= stopAt && stopAt <= end) {
         stream.destroy();
-        if (fault?.kind === 'cut') res.write('', () => setTimeout(() => req.socket.destroy(), 20));
+        // cut: close the connection (FIN) mid-body: the client gets every byte written, then a premature end
+        if (fault?.kind === 'cut') res.write('', () => req.socket.end());
         // stall: leave the response open; the client must time out
         return;
       }

@@ -137,6 +137,16 @@ const api = {
       return importModelFolder(files, { ...o, id });
     });
   },
+  /** MB/s of the incremental sha256 in this page */
+  benchSha256(mb = 64) {
+    const data = new Uint8Array(mb << 20);
+    for (let i = 0; i < data.length; i += 4096) data[i] = i & 255;
+    const t = performance.now();
+    const h = new Sha256();
+    for (let i = 0; i < data.length; i += 65536) h.update(data.subarray(i, i + 65536));
+    h.hex();
+    return mb / ((performance.now() - t) / 1000);
+  },
   // the UI
   setRecords(records: ModelRecord[]) {
     store.getState().setRecords([...MODEL_REGISTRY, ...records]);

@@ -4,7 +4,7 @@
  * Tested against node:crypto on random data of many lengths and chunkings (tests/models/sha256.test.ts).
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
   0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
   0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
@@ -17,8 +17,8 @@ const K = new Uint32Array([
 const INIT = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 export class Sha256 {
-  private readonly h = new Uint32Array(INIT);
-  private readonly w = new Uint32Array(64);
+  private readonly h = new Int32Array(INIT);
+  private readonly w = new Int32Array(64);
   /** the pending partial block */
   private readonly block = new Uint8Array(64);
   private blockLen = 0;
@@ -45,9 +45,10 @@ export class Sha256 {
       this.compress(this.block, 0);
       this.blockLen = 0;
     }
-    while (n - pos >= 64) {
-      this.compress(data, pos);
-      pos += 64;
+    const whole = (n - pos) & ~63;
+    if (whole > 0) {
+      compressBlocks(this.h, this.w, data, pos, pos + whole);
+      pos += whole;
     }
     if (pos < n) {
       this.block.set(data.subarray(pos), 0);
@@ -106,9 +107,19 @@ export class Sha256 {
   }
 
   private compress(data: Uint8Array, off: number): void {
-    const w = this.w;
+    compressBlocks(this.h, this.w, data, off, off + 64);
+  }
+}
+
+/**
+ * Compresses every whole 64-byte block of data[off, end): one plain function over local variables (the JIT keeps
+ * the state in registers; a method per block was 6× slower in Chromium).
+ */
+function compressBlocks(h: Int32Array, w: Int32Array, data: Uint8Array, off: number, end: number): void {
+  let h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7];
+  for (let p = off; p + 64 <= end; p += 64) {
     for (let i = 0; i < 16; i++) {
-      const j = off + i * 4;
+      const j = p + i * 4;
       w[i] = (data[j] << 24) | (data[j + 1] << 16) | (data[j + 2] << 8) | data[j + 3];
     }
     for (let i = 16; i < 64; i++) {
@@ -118,8 +129,7 @@ export class Sha256 {
       const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
       w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
     }
-    const h = this.h;
-    let a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
     for (let i = 0; i < 64; i++) {
       const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
       const ch = (e & f) ^ (~e & g);
@@ -136,15 +146,23 @@ export class Sha256 {
       b = a;
       a = (t1 + t2) | 0;
     }
-    h[0] = (h[0] + a) | 0;
-    h[1] = (h[1] + b) | 0;
-    h[2] = (h[2] + c) | 0;
-    h[3] = (h[3] + d) | 0;
-    h[4] = (h[4] + e) | 0;
-    h[5] = (h[5] + f) | 0;
-    h[6] = (h[6] + g) | 0;
-    h[7] = (h[7] + hh) | 0;
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+    h5 = (h5 + f) | 0;
+    h6 = (h6 + g) | 0;
+    h7 = (h7 + hh) | 0;
   }
+  h[0] = h0;
+  h[1] = h1;
+  h[2] = h2;
+  h[3] = h3;
+  h[4] = h4;
+  h[5] = h5;
+  h[6] = h6;
+  h[7] = h7;
 }
 
 export function sha256Hex(data: Uint8Array): string {

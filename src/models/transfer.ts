@@ -148,15 +148,16 @@ function quotaMessage(path: string): string {
 }
 
 /** Reads a stream with a stall timer: rejects with a 'stalled' error when no chunk arrives for `ms`. */
-async function readWithTimeout(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number, onStall: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
+async function readWithTimeout(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number, onStall: () => void): ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       reader.read(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
+          // reject first, so the stall (not the abort it triggers) is what the caller sees
+          reject(new ModelDeliveryError('stalled', `no data for ${(ms / 1000).toFixed(1)} s`));
           onStall();
-          reject(new ModelDeliveryError('stalled', `no data for ${Math.round(ms / 1000)} s`));
         }, ms);
       }),
     ]);
