@@ -301,6 +301,10 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
   const revokeUrl = deps.revokeObjectURL ?? ((u: string) => URL.revokeObjectURL(u));
   const client = new WorkerClient(deps.createWorker);
   let loaded: { key: string; manifest: ModelManifest; device: DeviceInfo } | undefined;
+  // Models bundled with the app (found by discoverModels) and models in this browser's storage (the library);
+  // a stored copy wins over the bundled one with the same id.
+  let bundled: ModelChoice[] = [];
+  let library: ModelChoice[] = [];
   let controller: AbortController | undefined;
   let initialised = false;
 
@@ -327,9 +331,21 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
         loaded = { key, manifest: answer.payload.manifest, device: answer.payload.device };
         set((s) => ({ probe: s.probe.info ? s.probe : { status: 'done', info: answer.payload.device } }));
       }
+      // The worker reports a step when it is done; when a stage is complete, say what runs next (the UNet's
+      // session is created before its first step, which can take a while on slow devices).
       const onProgress = (p: Progress) => {
-        const phase = phaseOfStage(p.stage);
-        patchJob({ phase, step: p.step, total: p.total, etaSeconds: p.etaSeconds, fraction: overallFraction(phase, p.step, p.total), label: phaseLabel(phase, p.step, p.total) });
+        let phase = phaseOfStage(p.stage);
+        let { step, total } = p;
+        if (total > 0 && step >= total && p.stage === 'encode') {
+          phase = 'denoising';
+          step = 0;
+          total = request.steps;
+        } else if (total > 0 && step >= total && p.stage === 'denoise') {
+          phase = 'decoding';
+          step = 0;
+          total = Math.ceil(request.frames / Math.max(1, request.decode_chunk));
+        }
+        patchJob({ phase, step, total, etaSeconds: p.etaSeconds, fraction: overallFraction(phase, step, total), label: phaseLabel(phase, step, total) });
       };
       const onFrames = (b: FrameBatch) => {
         set((s) => {
@@ -417,7 +433,10 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
           (e: Error) => set({ probe: { status: 'failed', error: e.message } }),
         );
         const discovering = deps.discoverModels().then(
-          (models) => set((s) => ({ models: mergeModels(s.models, models), modelsStatus: 'done' })),
+          (models) => {
+            bundled = models;
+            set({ models: mergeModels(bundled, library), modelsStatus: 'done' });
+          },
           () => set({ modelsStatus: 'done' }),
         );
         await Promise.all([probing, discovering]);
@@ -461,7 +480,8 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
         set({ modelId });
       },
       setLibraryModels(models) {
-        set((s) => ({ models: mergeModels(s.models.filter((m) => m.demo), models) }));
+        library = models;
+        set({ models: mergeModels(bundled, library) });
       },
       setApiKey(apiKey) {
         set({ apiKey });

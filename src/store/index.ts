@@ -6,7 +6,9 @@ import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { createAppStore, deriveView, endpointOverride, type AppStore, type AppView } from './app-store.ts';
 import { browserStorage } from './persist.ts';
-import { discoverDemoModel } from './models.ts';
+import { DEMO_MODEL_ID, discoverDemoModel, type ModelChoice } from './models.ts';
+import { modelStore } from '../models/model-store.ts';
+import type { CachedModel } from '../models/library.ts';
 import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi } from './image-input.ts';
 import { muxFrames } from '../video/mux.ts';
 import { blobToBase64 } from '../video/base64.ts';
@@ -24,6 +26,24 @@ export const appStore = createAppStore({
   },
   segmindEndpoint: endpointOverride(location.search),
 });
+
+// Models stored in this browser (downloaded or imported with the model manager) join the bundled demo model.
+modelStore.subscribe((s, prev) => {
+  if (s.cached !== prev.cached) appStore.getState().setLibraryModels(libraryChoices(s.cached));
+});
+
+export function libraryChoices(cached: CachedModel[]): ModelChoice[] {
+  return cached
+    .filter((c) => c.complete && c.manifest)
+    .map((c) => ({
+      id: c.id,
+      label: c.source?.label ?? c.id,
+      source: { kind: 'opfs', modelId: c.id },
+      manifest: c.manifest,
+      demo: c.id === DEMO_MODEL_ID || undefined,
+      note: c.id === DEMO_MODEL_ID ? 'Random weights: the video is coloured noise (stored in this browser).' : 'Stored in this browser; works offline.',
+    }));
+}
 
 export function useApp<T>(selector: (s: AppStore) => T): T {
   return useStore(appStore, useShallow(selector));

@@ -1,6 +1,7 @@
 /** The app: picture → settings → where it runs → video. Layout only; state lives in src/store. */
 import { useEffect } from 'react';
-import { appStore, useView } from '../store/index.ts';
+import { actions, appStore, useView } from '../store/index.ts';
+import { ModelManager } from './models/ModelManager.tsx';
 import { ImagePanel } from './ImagePanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { RunPanel } from './RunPanel.tsx';
@@ -33,11 +34,10 @@ export function App() {
         <div className="col">
           <RunPanel />
           <ResultPanel />
-          <section className="card" aria-labelledby="models-heading" data-testid="models-slot">
-            <h2 id="models-heading">Models</h2>
-            {/* SLOT: the model manager (src/ui/models/ModelManager.tsx, issue 7) renders here once it exists. */}
-            <p className="muted">Download or import a model to generate on this device. The bundled tiny demo model has random weights: its videos are noise.</p>
-          </section>
+          <div className="card models-card" data-testid="models-slot">
+            {/* The model manager (issue 7) owns its content; it brings its own "Models" heading. */}
+            <ModelManager onSelect={(id) => actions().setModel(id)} selectedId={view.model?.id} />
+          </div>
         </div>
       </main>
       <footer className="app-footer muted">
