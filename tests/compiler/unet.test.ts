@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
-import { PRECISIONS, type AttentionKind, type Precision } from '../../src/compiler/onnx/nn.ts';
+import { PRECISIONS, dequantizedTwin, type AttentionKind, type Precision } from '../../src/compiler/onnx/nn.ts';
 import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from '../../src/compiler/weights.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { buildUnet, parseUnetConfig, type UnetConfig } from '../../src/compiler/architectures/unet.ts';
@@ -48,7 +48,7 @@ afterAll(() => {
 });
 
 function compile(precision: Precision, attention: AttentionKind = 'plain', source: WeightSource = new SafetensorsWeightSource(WEIGHTS_FILE), cfg = config): CompiledGraph {
-  return compileGraph(`unet_${precision.name}_${attention}`, new WeightStore(source), { outDir: out, precision, attention }, (ctx) => buildUnet(ctx, cfg));
+  return compileGraph(`unet_${precision.name}${precision.emulateQuantization ? '_twin' : ''}_${attention}`, new WeightStore(source), { outDir: out, precision, attention }, (ctx) => buildUnet(ctx, cfg));
 }
 
 function ref(name: string): { data: Float32Array; dims: number[] } {
@@ -100,6 +100,35 @@ describe('UNet fp32 matches diffusers', () => {
     });
   }
 
+  it('has dynamic batch, frames, height and width (rows stay b·F + f; sizes that do not divide by 8 work)', async () => {
+    const compiled = compile(PRECISIONS.fp32, 'plain');
+    const session = await ort.InferenceSession.create(join(out, compiled.model.path), { executionProviders: ['cpu'] });
+    try {
+      const full = ref('input.sample'); // [2, 3, 8, 16, 16]
+      const ehs = ref('input.encoder_hidden_states');
+      const ids = ref('input.added_time_ids');
+      const feeds = (sample: Float32Array, dims: number[], b: number) => ({
+        sample: new ort.Tensor('float32', sample, dims),
+        timestep: new ort.Tensor('float32', ref('input.timestep').data, [1]),
+        encoder_hidden_states: new ort.Tensor('float32', ehs.data.slice(b * 32, (b + 1) * 32), [1, 1, 32]),
+        added_time_ids: new ort.Tensor('float32', ids.data.slice(b * 3, (b + 1) * 3), [1, 3]),
+      });
+      // batch 1 = the second video of the reference batch: the same numbers as that half of output.sample
+      const per = full.data.length / 2;
+      const second = (await session.run(feeds(full.data.slice(per), [1, 3, 8, 16, 16], 1))).noise_pred;
+      expect(second.dims).toEqual([1, 3, 4, 16, 16]);
+      const expected = ref('output.sample').data.slice((ref('output.sample').data.length / 2));
+      expect(maxAbsDiff(second.data as Float32Array, expected)).toBeLessThanOrEqual(FP32_TOL * Math.max(1, maxAbs(expected)));
+      // 5 frames of 12×10 latents (12 and 10 are not multiples of the UNet's 8: up-sampling follows the skip sizes)
+      const odd = new Float32Array(5 * 8 * 12 * 10).map((_, i) => Math.sin(i * 0.37));
+      const y = (await session.run(feeds(odd, [1, 5, 8, 12, 10], 0))).noise_pred;
+      expect(y.dims).toEqual([1, 5, 4, 12, 10]);
+      expect((y.data as Float32Array).every(Number.isFinite)).toBe(true);
+    } finally {
+      await session.release();
+    }
+  });
+
   it('is a compact graph', () => {
     const compiled = compile(PRECISIONS.fp32, 'plain');
     // 22 spatio-temporal resnets + 16 spatio-temporal transformers; shapes are shared, not recomputed per layer
@@ -117,6 +146,14 @@ describe('UNet reduced precisions run and stay near the reference', () => {
       expect(err).toBeLessThanOrEqual(BOUND[name] * maxAbs(expected));
     });
   }
+
+  it('q4f32 equals the fp32 graph built from its own dequantized weights (the int4/int8 path is exact)', async () => {
+    const quant = await run(compile(PRECISIONS.q4f32));
+    const twin = await run(compile(dequantizedTwin(PRECISIONS.q4f32)));
+    const err = maxAbsDiff(quant.got, twin.got);
+    console.log(`unet q4f32 vs dequantized fp32 twin: max|Δ| = ${err.toExponential(2)}`);
+    expect(err).toBeLessThanOrEqual(FP32_TOL * Math.max(1, maxAbs(twin.got)));
+  });
 });
 
 describe('UNet weights and config are checked', () => {
