@@ -1,7 +1,8 @@
 /** The app: picture → settings → where it runs → video. Layout only; state lives in src/store. */
-import { useEffect } from 'react';
-import { actions, appStore, useView } from '../store/index.ts';
+import { useEffect, useState } from 'react';
+import { actions, appStore, useApp, useView } from '../store/index.ts';
 import { ModelManager } from './models/ModelManager.tsx';
+import { UpdateBanner } from './UpdateBanner.tsx';
 import { ImagePanel } from './ImagePanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { RunPanel } from './RunPanel.tsx';
@@ -13,9 +14,16 @@ export function App() {
     void appStore.getState().init();
   }, []);
   const view = useView();
+  const modelsStatus = useApp((s) => s.modelsStatus);
+  // Open the model manager when there is no model to run locally; keep it compact otherwise.
+  const [modelsOpen, setModelsOpen] = useState(false);
+  useEffect(() => {
+    if (modelsStatus === 'done' && !view.model) setModelsOpen(true);
+  }, [modelsStatus, view.model]);
   return (
     <div className="app" id="app" data-testid="app-root">
       <a className="skip-link" href="#run-heading">Skip to Generate</a>
+      <UpdateBanner />
       <header className="app-header">
         <div className="brand">
           <svg aria-hidden="true" width="28" height="28" viewBox="0 0 24 24"><rect x="2" y="4" width="20" height="16" rx="4" fill="var(--accent)" /><path d="M10 9v6l5-3z" fill="var(--accent-ink)" /></svg>
@@ -34,10 +42,14 @@ export function App() {
         <div className="col">
           <RunPanel />
           <ResultPanel />
-          <div className="card models-card" data-testid="models-slot">
-            {/* The model manager (issue 7) owns its content; it brings its own "Models" heading. */}
+          <details className="card models-card" data-testid="models-slot" open={modelsOpen} onToggle={(e) => setModelsOpen(e.currentTarget.open)}>
+            <summary>
+              <h2>Models</h2>
+              <span className="muted">{view.model ? `Using ${view.model.label}` : 'No model on this device yet'} · download, import or delete</span>
+            </summary>
+            {/* The model manager (issue 7) owns this content. */}
             <ModelManager onSelect={(id) => actions().setModel(id)} selectedId={view.model?.id} />
-          </div>
+          </details>
         </div>
       </main>
       <footer className="app-footer muted">
