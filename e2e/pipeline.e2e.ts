@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openApp, ROOT, type AppSession } from './harness.ts';
-import type { PipelineJob } from '../src/devtools/api.ts';
+import type { PipelineJob, PipelineJobReport } from '../src/devtools/api.ts';
 import { decodeImageFile } from '../src/io/image-file.ts';
 import { loadTensors, fixturePath, maxAbsDiff } from '../tests/support/fixtures.ts';
 import { runCli } from '../tests/support/cli.ts';
@@ -59,32 +59,40 @@ describe('generation worker in Chromium', () => {
     await app?.close();
   });
 
-  for (const device of ['wasm', 'webgpu'] as const) {
-    it(`${device}: fixture A parity within 1e-3, and one seed twice gives identical frames equal to Node's within 1e-4`, async () => {
-      const parityJob: PipelineJob = { image: imageJson, request: parityRequest, latents: Array.from(ref.get('input.latents').data), floatFrames: true };
-      const seeded: PipelineJob = { image: imageJson, request: seededRequest, floatFrames: true };
-      const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device, jobs: [parityJob, seeded, seeded] });
-      expect(report.device).toBe(device);
-      const [parity, first, second] = report.jobs;
-      expect(parity.error).toBeUndefined();
-      expect(parity.outcome).toBe('result');
-      const err = maxAbsDiff(Float32Array.from(parity.floatFrames!), referenceFramesChw());
-      console.log(`${device}: worker frames vs diffusers max|Δ| = ${err.toExponential(2)} (${parity.ms.toFixed(0)} ms)`);
-      expect(err).toBeLessThanOrEqual(1e-3);
-      // progress went through every stage, denoise step by step
-      expect(parity.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1, 2, 3, 4]);
-      expect(parity.frameCount).toBe(F);
+  const parityJob = (): PipelineJob => ({ image: imageJson, request: parityRequest, latents: Array.from(ref.get('input.latents').data), floatFrames: true });
 
-      expect(first.outcome).toBe('result');
-      expect(first.result!.seed).toBe(seededRequest.seed);
-      expect(second.rgbaChecksum).toBe(first.rgbaChecksum);
-      expect(maxAbsDiff(Float32Array.from(second.floatFrames!), Float32Array.from(first.floatFrames!))).toBe(0);
-      const fromNode = await nodeFrames(seededRequest);
-      const nodeErr = maxAbsDiff(Float32Array.from(first.floatFrames!), fromNode);
-      console.log(`${device}: browser vs Node, same seed, max|Δ| = ${nodeErr.toExponential(2)}`);
-      expect(nodeErr).toBeLessThanOrEqual(1e-4);
-    });
+  function expectParity(device: string, job: PipelineJobReport): void {
+    expect(job.error).toBeUndefined();
+    expect(job.outcome).toBe('result');
+    const err = maxAbsDiff(Float32Array.from(job.floatFrames!), referenceFramesChw());
+    console.log(`${device}: worker frames vs diffusers max|Δ| = ${err.toExponential(2)} (${job.ms.toFixed(0)} ms)`);
+    expect(err).toBeLessThanOrEqual(1e-3);
+    // progress went through the denoise steps one by one, and every frame arrived
+    expect(job.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    expect(job.frameCount).toBe(F);
   }
+
+  it('wasm: fixture A parity within 1e-3; one seed twice gives identical frames, equal to Node\'s within 1e-4', async () => {
+    const seeded: PipelineJob = { image: imageJson, request: seededRequest, floatFrames: true };
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [parityJob(), seeded, seeded] });
+    expect(report.device).toBe('wasm');
+    const [parity, first, second] = report.jobs;
+    expectParity('wasm', parity);
+    expect(first.outcome).toBe('result');
+    expect(first.result!.seed).toBe(seededRequest.seed);
+    expect(second.rgbaChecksum).toBe(first.rgbaChecksum);
+    expect(maxAbsDiff(Float32Array.from(second.floatFrames!), Float32Array.from(first.floatFrames!))).toBe(0);
+    const fromNode = await nodeFrames(seededRequest);
+    const nodeErr = maxAbsDiff(Float32Array.from(first.floatFrames!), fromNode);
+    console.log(`wasm: browser vs Node, same seed, max|Δ| = ${nodeErr.toExponential(2)}`);
+    expect(nodeErr).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('webgpu: fixture A parity within 1e-3', async () => {
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [parityJob()] });
+    expect(report.device).toBe('webgpu');
+    expectParity('webgpu', report.jobs[0]);
+  });
 
   it('cancel during the UNet loop stops within one step, then the worker takes the next job', async () => {
     const long: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 10 }, cancelAtDenoiseStep: 2 };

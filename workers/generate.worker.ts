@@ -11,13 +11,19 @@ import { validateRequest, formatRequestErrors, DEFAULT_MAX_LOCAL_FRAMES } from '
 import { parseManifest, type ModelManifest } from '../src/models/manifest.ts';
 import { WebRuntime, httpFileReader, requestGpu, type GpuSetup, type ModelFileReader } from '../src/runtime/web.ts';
 import { opfsFileReader } from '../src/models/opfs.ts';
+import { CachingRuntime } from '../src/runtime/cache.ts';
+import type { ModelRuntime } from '../src/runtime/types.ts';
+
+/** Models up to this size keep all four sessions open between generations; larger ones load stage by stage. */
+const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
 
 declare const self: DedicatedWorkerGlobalScope;
 
 interface LoadedModel {
   manifest: ModelManifest;
-  runtime: WebRuntime;
+  runtime: ModelRuntime;
   device: DeviceInfo;
+  dispose(): Promise<void>;
 }
 
 let gpu: GpuSetup | { error: string } | undefined;
@@ -61,8 +67,12 @@ async function load(source: ModelSource, preference: DevicePreference): Promise<
   if (device.device === 'webgpu' && missing.length) {
     throw Object.assign(new Error(`this model needs the GPU feature(s) ${missing.join(', ')}, which this GPU lacks; use a q4f32 or fp32 model`), { code: 'device' });
   }
-  const runtime = new WebRuntime(manifest, files, device.device, device.device === 'webgpu' ? (gpu as GpuSetup) : undefined);
-  return { manifest, runtime, device };
+  const web = new WebRuntime(manifest, files, device.device, device.device === 'webgpu' ? (gpu as GpuSetup) : undefined);
+  if (manifest.totalBytes <= KEEP_SESSIONS_BYTES) {
+    const cached = new CachingRuntime(web);
+    return { manifest, runtime: cached, device, dispose: () => cached.dispose() };
+  }
+  return { manifest, runtime: web, device, dispose: async () => {} };
 }
 
 async function generate(id: number, message: Extract<ToWorker, { kind: 'generate' }>['payload']): Promise<void> {
@@ -116,6 +126,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         post('probed', message.id, await probe());
         break;
       case 'load':
+        if (job) {
+          post('error', message.id, { code: 'busy', message: 'a generation is running; cancel it before loading another model' });
+          break;
+        }
+        await model?.dispose();
+        model = undefined;
         model = await load(message.payload.source, message.payload.device);
         post('loaded', message.id, { manifest: model.manifest, device: model.device });
         break;

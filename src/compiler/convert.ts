@@ -7,13 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { writeHashedFile, type WrittenFile } from './writer.ts';
 import { compileGraph, type CompiledGraph } from './compile.ts';
 import { PRECISIONS, type AttentionKind, type Precision } from './onnx/nn.ts';
-import { SafetensorsWeightSource, WeightStore, type WeightSource } from './weights.ts';
+import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from './weights.ts';
 import { locateCheckpoint, type CheckpointFiles } from './checkpoint.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from './architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from './architectures/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from './architectures/vae.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type GraphName, type ModelManifest, type PipelineFacts } from '../models/manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type NetworkName, type ModelManifest, type PipelineFacts } from '../models/manifest.ts';
 import { ConfigError } from './architectures/config.ts';
+import { buildDenoiseStep } from './architectures/denoise-step.ts';
 
 export interface ConvertOptions {
   from: string;
@@ -29,7 +30,7 @@ export interface ConvertOptions {
 }
 
 export interface ConvertProgress {
-  graph: GraphName;
+  graph: NetworkName;
   /** weight bytes read so far, over all graphs */
   doneBytes: number;
   totalBytes: number;
@@ -75,7 +76,7 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
   const sizeOf = (s: WeightSource) => s.names().reduce((a, n) => a + ((s.info(n) as { byteLength?: number })?.byteLength ?? 0), 0);
   const totalBytes = sizeOf(sources.image_encoder) + 2 * sizeOf(sources.vae) + sizeOf(sources.unet);
   let doneBytes = 0;
-  const tracked = (graph: GraphName, source: WeightSource): WeightSource => ({
+  const tracked = (graph: NetworkName, source: WeightSource): WeightSource => ({
     label: source.label,
     names: () => source.names(),
     info: (n) => source.info(n),
@@ -105,6 +106,11 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
         buildVaeDecoder(ctx, vaeConfig),
       ),
     );
+    // Weightless step graphs for the GPU-resident denoising loop (with and without classifier-free guidance).
+    const noWeights = () => new WeightStore(new MemoryWeightSource('denoise step', new Map()));
+    const stepOptions = { ...buildOptions, precision: PRECISIONS.fp32 };
+    graphs.push(compileGraph('denoise_step', noWeights(), stepOptions, (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 1 })));
+    graphs.push(compileGraph('denoise_step_cfg', noWeights(), stepOptions, (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 2 })));
   } finally {
     for (const s of Object.values(sources)) s.close();
   }

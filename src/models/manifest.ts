@@ -7,8 +7,11 @@ export const MANIFEST_FORMAT = 'svd-web-model';
 export const MANIFEST_VERSION = 1;
 
 export type Precision = 'fp32' | 'fp16' | 'q4f32' | 'q4f16';
-export type GraphName = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
-export const GRAPH_NAMES: readonly GraphName[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
+export type NetworkName = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
+export const GRAPH_NAMES: readonly NetworkName[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
+/** Weightless helper graphs: the denoising step (guidance + Euler + next UNet input) that keeps the loop on the GPU. */
+export type StepGraphName = 'denoise_step' | 'denoise_step_cfg';
+export type GraphName = NetworkName | StepGraphName;
 
 export interface ManifestFile {
   /** path relative to the manifest */
@@ -51,7 +54,7 @@ export interface ModelManifest {
   attention: 'plain' | 'fused';
   /** GPU features a session needs (e.g. shader-f16 for fp16 activations) */
   requiredFeatures: string[];
-  graphs: Record<GraphName, ManifestGraph>;
+  graphs: Record<NetworkName, ManifestGraph> & Partial<Record<StepGraphName, ManifestGraph>>;
   files: ManifestFile[];
   /** total bytes of all files */
   totalBytes: number;
@@ -85,11 +88,17 @@ export function parseManifest(raw: unknown, where = 'manifest.json'): ModelManif
     if (!Number.isInteger(f.bytes) || f.bytes < 0) fail(`file ${f.path} has no valid byte size`);
     if (!/^[0-9a-f]{64}$/.test(f.sha256)) fail(`file ${f.path} has no valid sha256`);
   }
-  for (const name of GRAPH_NAMES) {
-    const g = m!.graphs?.[name];
-    if (!g) fail(`graph "${name}" is missing`);
+  for (const name of GRAPH_NAMES) if (!m!.graphs?.[name]) fail(`graph "${name}" is missing`);
+  for (const [name, g] of Object.entries(m!.graphs!)) {
     for (const p of [g!.model, ...g!.externalData]) if (!files.has(p)) fail(`graph "${name}" refers to ${p}, which is not in "files"`);
   }
   if (!m!.pipeline) fail('has no "pipeline" facts');
   return m as ModelManifest;
+}
+
+/** A graph's entry; a missing optional graph is an error naming it. */
+export function graphEntry(manifest: ModelManifest, name: GraphName): ManifestGraph {
+  const entry = manifest.graphs[name];
+  if (!entry) throw new ManifestError(`this model has no "${name}" graph (converted by an older svd-web? convert it again)`);
+  return entry;
 }

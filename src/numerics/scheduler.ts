@@ -253,7 +253,7 @@ export function trainingInitNoiseSigma(config?: Partial<EulerSchedulerConfig> & 
  * (4 of the 29 steps in the scheduler fixture); we keep the correctly rounded, platform-independent value.
  * Over a whole 25-step loop that stays below 4.1e-7 of each tensor's max magnitude (tests/numerics).
  */
-function sqrtSigmaSqPlusOne(sigma: number): number {
+export function sqrtSigmaSqPlusOne(sigma: number): number {
   const s = f32(sigma);
   return f32(Math.sqrt(f32(f32(s * s) + 1)));
 }
@@ -273,6 +273,13 @@ export interface EulerStepOptions {
   predOriginalOut?: Float32Array;
 }
 
+/** The float32 scalars of one Euler step, shared by the CPU step below and the GPU step graph. */
+export function eulerStepCoefficients(sigma: number, sigmaNext: number): { sigma: number; dt: number; sigmaSqPlusOne: number; cOut: number } {
+  const s = f32(sigma);
+  const sigmaSqPlusOne = f32(f32(s * s) + 1);
+  return { sigma: s, dt: f32(f32(sigmaNext) - s), sigmaSqPlusOne, cOut: f32(-s / f32(Math.sqrt(sigmaSqPlusOne))) };
+}
+
 /**
  * One deterministic Euler step (s_churn = 0), float32 like torch:
  *   v-prediction: x0 = out·(−σ/√(σ²+1)) + x/(σ²+1);  epsilon: x0 = x − σ·out;  sample: x0 = out
@@ -286,10 +293,7 @@ export function eulerStep(modelOutput: Float32Array, sigma: number, sigmaNext: n
   const out = opts.out ?? new Float32Array(n);
   const x0Out = opts.predOriginalOut;
   const kind = opts.predictionType ?? 'v_prediction';
-  const s = f32(sigma);
-  const dt = f32(f32(sigmaNext) - s);
-  const s2p1 = f32(f32(s * s) + 1);
-  const cOut = f32(-s / f32(Math.sqrt(s2p1)));
+  const { sigma: s, dt, sigmaSqPlusOne: s2p1, cOut } = eulerStepCoefficients(sigma, sigmaNext);
   for (let i = 0; i < n; i++) {
     const x = sample[i];
     const m = modelOutput[i];

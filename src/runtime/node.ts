@@ -1,7 +1,7 @@
 /** ModelRuntime on onnxruntime-node: the CLI's and the parity tests' way to run a converted model. */
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
-import type { GraphName, ModelManifest } from '../models/manifest.ts';
+import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
 import { newStats, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 
 export interface NodeRuntimeOptions {
@@ -20,7 +20,7 @@ export class NodeRuntime implements ModelRuntime {
 
   async open(graph: GraphName): Promise<GraphSession> {
     const t0 = performance.now();
-    const session = await ort.InferenceSession.create(join(this.modelDir, this.manifest.graphs[graph].model), {
+    const session = await ort.InferenceSession.create(join(this.modelDir, graphEntry(this.manifest, graph).model), {
       executionProviders: [this.device],
       extra: { session: { qdq_matmulnbits_accuracy_level: this.options.exactQuantizedMatMul === false ? '4' : '0' } },
     } as ort.InferenceSession.SessionOptions);

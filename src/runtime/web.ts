@@ -4,7 +4,7 @@
  * Sessions are created one graph at a time from the model's files; external data is handed to ORT per file.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import type { GraphName, ModelManifest } from '../models/manifest.ts';
+import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
 import { newStats, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 import { ortWasmPaths } from './assets.ts';
 
@@ -77,7 +77,7 @@ export class WebRuntime implements ModelRuntime {
   }
 
   async open(graph: GraphName): Promise<GraphSession> {
-    const entry = this.manifest.graphs[graph];
+    const entry = graphEntry(this.manifest, graph);
     const t0 = performance.now();
     const model = await this.files.read(entry.model);
     const modelBytes = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;

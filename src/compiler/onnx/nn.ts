@@ -4,7 +4,7 @@
  * Layers decide, from the precision, how weights are stored (float, int4 MatMulNBits, int8 DequantizeLinear)
  * and keep normalisation statistics and softmax in float32.
  */
-import { Graph, toFloat16Bits, type DType, type Value } from './graph.ts';
+import { Graph, float16Bits, toFloat16Bits, type DType, type Value } from './graph.ts';
 import { WeightStore, type WeightRef } from '../weights.ts';
 import { quantizeInt4Blocks, quantizeInt8PerChannel, INT4_BLOCK } from '../quantize.ts';
 
@@ -287,10 +287,8 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   return out;
 }
 
-const f16 = new Uint16Array(1);
 export function roundToFloat16(x: number): number {
-  f16[0] = toFloat16Bits([x])[0];
-  const h = f16[0];
+  const h = float16Bits(x);
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
