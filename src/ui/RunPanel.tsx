@@ -143,13 +143,14 @@ function Progress() {
   const indeterminate = job.fraction < 0;
   const pct = Math.round(Math.max(0, job.fraction) * 100);
   const eta = formatEta(job.etaSeconds);
+  const facts = running
+    ? [indeterminate ? '' : `${pct}%`, eta, elapsed > 0 ? `${formatDuration(elapsed)} so far` : '']
+    : [elapsed > 0 ? `in ${formatDuration(elapsed)}` : ''];
   return (
     <div className="progress" data-testid="progress" data-phase={job.phase} hidden={!show}>
       <div className="progress-head">
         <span className="progress-label" data-testid="progress-label">{job.label}</span>
-        <span className="muted">
-          {!indeterminate && running ? `${pct}%` : ''}{eta && running ? ` · ${eta}` : ''}{elapsed > 0 ? ` · ${formatDuration(elapsed)}` : ''}
-        </span>
+        <span className="muted">{facts.filter(Boolean).join(' · ')}</span>
       </div>
       <div
         className={`bar${indeterminate ? ' indeterminate' : ''}`}
