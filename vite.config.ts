@@ -68,6 +68,10 @@ function wasmMime(): Plugin {
 //   visit without a reload.
 // - Cross-origin isolation: cached responses keep the headers they were fetched with (COOP/COEP/CORP from the
 //   server), so pages served by the worker offline are still `crossOriginIsolated` (checked in e2e/pwa.e2e.ts).
+// - Runtime caches match with `ignoreVary`: servers answer `Vary: Origin` (Vite's CORS middleware) or
+//   `Vary: Accept-Encoding`, and the same file is requested with and without an Origin header (ORT's .mjs is both a
+//   dynamic import and a worker script). Honouring Vary made the cached .mjs miss offline. The cached URLs are
+//   same-origin static files whose bytes do not depend on those headers.
 //   Production hosting must send the headers: docs/hosting.md.
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -140,6 +144,7 @@ function pwa(): Plugin[] {
               // 4 files per release; room for the previous release while a tab of it is still open.
               expiration: { maxEntries: 8, purgeOnQuotaError: true },
               cacheableResponse: { statuses: [200] },
+              matchOptions: { ignoreVary: true },
             },
           },
           {
@@ -155,6 +160,7 @@ function pwa(): Plugin[] {
               cacheName: demoModelCache,
               expiration: { maxEntries: 24, purgeOnQuotaError: true },
               cacheableResponse: { statuses: [200] },
+              matchOptions: { ignoreVary: true },
             },
           },
           {
@@ -167,6 +173,7 @@ function pwa(): Plugin[] {
               networkTimeoutSeconds: 10,
               expiration: { maxEntries: 16 },
               cacheableResponse: { statuses: [200] },
+              matchOptions: { ignoreVary: true },
             },
           },
         ],
