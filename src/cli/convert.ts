@@ -11,7 +11,9 @@ export const CONVERT_USAGE = `svd-web convert --from <checkpoint dir> --out <mod
   --precision <p>       fp32 | fp16 | q4f32 | q4f16 (default q4f16)
   --attention <a>       auto | plain | fused (default auto: fused for full-size models)
   --default-size <HxW>  default output resolution recorded in the manifest (default 576x1024)
-  --shard-mb <n>        largest external-data file in MiB (default 1024)`;
+  --shard-mb <n>        largest external-data file in MiB (default 1024)
+  --conv-int4           q4 precisions: store the UNet's 3×3 convolutions as int4 blocks instead of int8
+                        (−0.24 GB for SVD-XT; larger error, unmeasured on real weights)`;
 
 export function runConvert(argv: string[]): void {
   const { values } = parseArgs({
@@ -23,6 +25,7 @@ export function runConvert(argv: string[]): void {
       attention: { type: 'string', default: 'auto' },
       'default-size': { type: 'string' },
       'shard-mb': { type: 'string' },
+      'conv-int4': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,6 +64,7 @@ export function runConvert(argv: string[]): void {
     defaultHeight,
     defaultWidth,
     shardBytes,
+    convInt4: values['conv-int4'],
     onProgress: (p) => bar.update(p.doneBytes, p.totalBytes, `${p.graph} ${formatBytes(p.doneBytes)}/${formatBytes(p.totalBytes)}`),
   });
   bar.done(`wrote ${values.out}`);

@@ -26,6 +26,8 @@ export interface ConvertOptions {
   defaultHeight?: number;
   defaultWidth?: number;
   shardBytes?: number;
+  /** store the UNet's spatial convolutions as int4 blocks (quantized precisions only; see Precision.conv) */
+  convInt4?: boolean;
   onProgress?: (p: ConvertProgress) => void;
 }
 
@@ -100,7 +102,8 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
         buildVaeEncoder(ctx, vaeConfig),
       ),
     );
-    graphs.push(compileGraph('unet', new WeightStore(tracked('unet', sources.unet)), buildOptions, (ctx) => buildUnet(ctx, unetConfig)));
+    const unetOptions = options.convInt4 && precision.conv === 'int8' ? { ...buildOptions, precision: { ...precision, conv: 'int4' as const } } : buildOptions;
+    graphs.push(compileGraph('unet', new WeightStore(tracked('unet', sources.unet)), unetOptions, (ctx) => buildUnet(ctx, unetConfig)));
     graphs.push(
       compileGraph('vae_decoder', new WeightStore(tracked('vae_decoder', sources.vae), VAE_DECODER_IGNORES), buildOptions, (ctx) =>
         buildVaeDecoder(ctx, vaeConfig),

@@ -2,7 +2,8 @@
  * Weight quantization used by the q4 precisions.
  * - Linear layers: symmetric 4-bit blocks of 32 along the input dimension, in com.microsoft MatMulNBits'
  *   layout (unsigned nibbles with the implicit zero point 8, low nibble first).
- * - Convolutions: symmetric int8, one scale per output channel (DequantizeLinear axis 0).
+ * - Convolutions: symmetric int8, one scale per output channel (DequantizeLinear axis 0); or, for spatial kernels,
+ *   symmetric int4 in blocks of 32 input channels at each kernel tap (DequantizeLinear axis 1, block_size 32).
  * Each quantizer also returns the exact dequantized weights, so an fp32 graph built from them proves
  * the quantized graph's arithmetic.
  */
@@ -124,6 +125,68 @@ function dequantizeInt8PerChannel(weight: Float32Array, scales: Float32Array): F
     for (let i = o * per, end = i + per; i < end; i++) out[i] = Math.fround(clamp(Math.round(weight[i] * inv), -127, 127) * scale);
   }
   return out;
+}
+
+export interface Int4ConvBlocks {
+  /** int4 nibbles of the weight [O, I, ...kernel] in C order, two per byte, low nibble first */
+  packed: Uint8Array;
+  /** [O, I/32, ...kernel] scales, rounded to the storage dtype */
+  scales: Float32Array;
+  readonly dequantized: Float32Array;
+}
+
+/**
+ * Conv weight [O, I, ...kernel] → signed int4 blocks of 32 along the input-channel axis (one block per output
+ * channel, kernel tap and group of 32 input channels), the layout of DequantizeLinear-21 with axis 1 and
+ * block_size 32 — no reshape needed in the graph. The largest magnitude in a block maps to −8 exactly.
+ */
+export function quantizeInt4ConvBlocks(weight: Float32Array, outChannels: number, inChannels: number, roundScale: (x: number) => number = Math.fround): Int4ConvBlocks {
+  if (inChannels % INT4_BLOCK !== 0) throw new Error(`int4 conv blocks need in_channels divisible by ${INT4_BLOCK} (got ${inChannels})`);
+  const taps = weight.length / (outChannels * inChannels);
+  const blocks = inChannels / INT4_BLOCK;
+  const scales = new Float32Array(outChannels * blocks * taps);
+  const q = new Int8Array(weight.length);
+  for (let o = 0; o < outChannels; o++) {
+    for (let b = 0; b < blocks; b++) {
+      for (let t = 0; t < taps; t++) {
+        // element (o, b·32 + j, t) sits at ((o·I + b·32 + j)·taps + t)
+        const first = (o * inChannels + b * INT4_BLOCK) * taps + t;
+        let extreme = 0;
+        let extremeAbs = 0;
+        for (let j = 0; j < INT4_BLOCK; j++) {
+          const v = weight[first + j * taps];
+          const a = Math.abs(v);
+          if (a > extremeAbs) {
+            extreme = v;
+            extremeAbs = a;
+          }
+        }
+        const scale = roundScale(extreme / -8);
+        const inv = scale === 0 ? 0 : 1 / scale;
+        scales[(o * blocks + b) * taps + t] = scale;
+        for (let j = 0; j < INT4_BLOCK; j++) q[first + j * taps] = clamp(Math.round(weight[first + j * taps] * inv), -8, 7);
+      }
+    }
+  }
+  const packed = new Uint8Array(Math.ceil(q.length / 2));
+  for (let i = 0; i < q.length; i++) packed[i >> 1] |= (q[i] & 0xf) << ((i & 1) * 4);
+  let dequantized: Float32Array | undefined;
+  return {
+    packed,
+    scales,
+    get dequantized() {
+      if (!dequantized) {
+        dequantized = new Float32Array(q.length);
+        for (let i = 0; i < q.length; i++) {
+          const o = Math.floor(i / (inChannels * taps));
+          const c = Math.floor(i / taps) % inChannels;
+          const t = i % taps;
+          dequantized[i] = Math.fround(q[i] * scales[(o * blocks + Math.floor(c / INT4_BLOCK)) * taps + t]);
+        }
+      }
+      return dequantized;
+    },
+  };
 }
 
 function clamp(x: number, lo: number, hi: number): number {
