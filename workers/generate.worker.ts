@@ -107,6 +107,8 @@ async function generate(id: number, message: Extract<ToWorker, { kind: 'generate
       ortCreate: runtime.stats.createMs - before.createMs,
       total: performance.now() - started,
     },
+    readbacks: result.readbacks,
+    loop: result.loop,
   });
 }
 

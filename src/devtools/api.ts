@@ -90,7 +90,7 @@ export interface PipelineJob {
 
 export interface PipelineJobReport {
   outcome: 'result' | 'cancelled' | 'error';
-  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number> };
+  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu' };
   error?: { code: string; message: string };
   progress: { stage: string; step: number; total: number; etaSeconds?: number }[];
   frameBatches: number;

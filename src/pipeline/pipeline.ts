@@ -6,8 +6,9 @@
 import type { ModelManifest } from '../models/manifest.ts';
 import type { GraphSession, ModelRuntime, Tensor32 } from '../runtime/types.ts';
 import type { ImageInput, SvdRequest } from './request.ts';
-import { eulerKarrasSchedule, eulerStep, scaleModelInput } from '../numerics/scheduler.ts';
-import { applyGuidance, guidanceScales } from '../numerics/guidance.ts';
+import { eulerKarrasSchedule } from '../numerics/scheduler.ts';
+import { guidanceScales } from '../numerics/guidance.ts';
+import { canDenoiseOnDevice, denoiseOnCpu, denoiseOnDevice, type DenoiseInput, type LatentDims } from './denoise.ts';
 import { randn, drawSeed } from '../numerics/rng.ts';
 import { clipPreprocess } from '../numerics/resize.ts';
 import { planFraming, prepareConditioningImage, rgbaToFloatChw, type Framing } from './image.ts';
@@ -55,6 +56,9 @@ export interface GenerateResult {
   frames: Uint8ClampedArray[];
   framing: Framing;
   timings: Record<Stage, number>;
+  /** device → CPU copies during the denoising loop (the CPU loop reads every UNet output back) */
+  readbacks: { denoise: number };
+  loop: 'device' | 'cpu';
 }
 
 export class CancelledError extends Error {
@@ -96,12 +100,18 @@ export async function generateFrames(
   const checkCancel = () => {
     if (options.signal?.aborted) throw new CancelledError();
   };
+  // Time per stage; a timed call inside another (a session opened during the loop) counts only for its own stage.
+  let nestedMs = 0;
   const timed = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
     const t0 = now();
+    const outerNested = nestedMs;
+    nestedMs = 0;
     try {
       return await fn();
     } finally {
-      timings[stage] += now() - t0;
+      const total = now() - t0;
+      timings[stage] += total - nestedMs;
+      nestedMs = outerNested + total;
     }
   };
   const open = (name: Parameters<ModelRuntime['open']>[0]) => timed('load', () => runtime.open(name));
@@ -147,32 +157,26 @@ export async function generateFrames(
   // 7. Per-frame guidance scales: linspace(min, max, F).
   const scales = guidanceScales(request.min_guidance, request.max_guidance, F);
 
-  // 8. Denoising loop. UNet input per half: [scaled latents ‖ image latents] on the channel axis; zeros for the
-  //    unconditional image latents.
+  // 8. Denoising loop: per step, [latents/√(σ²+1) ‖ image latents] for both halves → UNet → per-frame guidance →
+  //    Euler step. On WebGPU the loop stays in GPU buffers (./denoise.ts); elsewhere it runs on the CPU.
+  const dims: LatentDims = { batch, F, C, h, w, D };
+  const loop: DenoiseInput = {
+    schedule,
+    latents,
+    imageLatent,
+    embeds,
+    timeIds,
+    scales,
+    dims,
+    splitGuidanceBatch: options.splitGuidanceBatch,
+    beforeStep: checkCancel,
+    afterStep: (i) => report({ stage: 'denoise', step: i + 1, total: schedule.timesteps.length }),
+  };
+  const device = runtime.resident && !options.splitGuidanceBatch && canDenoiseOnDevice(manifest, dims) ? runtime.resident : undefined;
+  const readbacksBefore = device?.readbacks ?? 0;
+  latents = await timed('denoise', () => (device ? denoiseOnDevice(device, (g) => timed('load', () => device.open(g)), loop) : denoiseOnCpu(open, loop)));
+  const readbacks = { denoise: device ? device.readbacks - readbacksBefore : schedule.timesteps.length };
   const frameLatent = C * h * w;
-  const unetInput = new Float32Array(batch * F * 2 * frameLatent);
-  for (let b = 0; b < batch; b++) {
-    if (cfg && b === 0) continue; // unconditional half: zero image latents
-    for (let f = 0; f < F; f++) unetInput.set(imageLatent, ((b * F + f) * 2 + 1) * frameLatent);
-  }
-  const unet = await open('unet');
-  try {
-    for (let i = 0; i < schedule.timesteps.length; i++) {
-      checkCancel();
-      const sigma = schedule.sigmas[i];
-      const scaled = scaleModelInput(latents, sigma);
-      for (let b = 0; b < batch; b++) for (let f = 0; f < F; f++) unetInput.set(scaled.subarray(f * frameLatent, (f + 1) * frameLatent), (b * F + f) * 2 * frameLatent);
-      const timestep = { data: Float32Array.of(schedule.timesteps[i]), dims: [1] };
-      const noisePred = await timed('denoise', () =>
-        runUnet(unet, unetInput, embeds, timeIds, timestep, { batch, F, C, h, w, D, split: !!options.splitGuidanceBatch }),
-      );
-      const guided = cfg ? applyGuidance(noisePred.subarray(0, latentSize), noisePred.subarray(latentSize), scales, F, frameLatent) : noisePred;
-      latents = eulerStep(guided, sigma, schedule.sigmas[i + 1], latents);
-      report({ stage: 'denoise', step: i + 1, total: schedule.timesteps.length });
-    }
-  } finally {
-    await unet.release();
-  }
 
   // 9. Decode latents / scaling_factor in chunks; each chunk is one temporal window of the decoder.
   const frames: Uint8ClampedArray[] = [];
@@ -194,33 +198,7 @@ export async function generateFrames(
   } finally {
     await decoder.release();
   }
-  return { seed, width, height, fps: request.fps, frames, framing, timings };
-}
-
-interface UnetDims {
-  batch: number;
-  F: number;
-  C: number;
-  h: number;
-  w: number;
-  D: number;
-  split: boolean;
-}
-
-/** Runs the UNet on the whole CFG batch, or on each half separately when memory is short. */
-async function runUnet(unet: GraphSession, input: Float32Array, embeds: Float32Array, timeIds: Float32Array, timestep: Tensor32, d: UnetDims): Promise<Float32Array> {
-  const run = async (b0: number, nb: number) => {
-    const per = d.F * 2 * d.C * d.h * d.w;
-    const out = await unet.run({
-      sample: { data: input.subarray(b0 * per, (b0 + nb) * per), dims: [nb, d.F, 2 * d.C, d.h, d.w] },
-      timestep,
-      encoder_hidden_states: { data: embeds.subarray(b0 * d.D, (b0 + nb) * d.D), dims: [nb, 1, d.D] },
-      added_time_ids: { data: timeIds.subarray(b0 * 3, (b0 + nb) * 3), dims: [nb, 3] },
-    });
-    return out.noise_pred.data;
-  };
-  if (!d.split || d.batch === 1) return run(0, d.batch);
-  return concat(await run(0, 1), await run(1, 1));
+  return { seed, width, height, fps: request.fps, frames, framing, timings, readbacks, loop: device ? 'device' : 'cpu' };
 }
 
 function postprocess(t: Tensor32, n: number, height: number, width: number, keepFloat?: boolean) {

@@ -54,6 +54,10 @@ export interface ResultInfo {
   frameCount: number;
   /** milliseconds per stage, and ORT's own run/create time */
   timings: { load: number; encode: number; denoise: number; decode: number; ortRun: number; ortCreate: number; total: number };
+  /** device → CPU copies in the denoising loop: 1 when it stays on the GPU, one per step otherwise */
+  readbacks: { denoise: number };
+  /** where the denoising loop ran */
+  loop: 'device' | 'cpu';
 }
 
 export type WorkerErrorCode = 'invalid-request' | 'invalid-image' | 'model' | 'device' | 'out-of-memory' | 'busy' | 'internal';

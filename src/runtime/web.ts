@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
-import { newStats, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
+import { newStats, type DeviceResidency, type DeviceSession, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 import { ortWasmPaths } from './assets.ts';
 
 /** Reads one file of a model folder (from OPFS, or over HTTP). */
@@ -66,6 +66,7 @@ export async function requestGpu(): Promise<GpuSetup | { error: string }> {
 
 export class WebRuntime implements ModelRuntime {
   readonly stats = newStats();
+  readonly resident?: DeviceResidency;
 
   constructor(
     private readonly manifest: ModelManifest,
@@ -74,9 +75,11 @@ export class WebRuntime implements ModelRuntime {
     private readonly gpu?: GpuSetup,
   ) {
     configureOrt();
+    if (device === 'webgpu' && gpu) this.resident = new WebGpuResidency(this, gpu.device);
   }
 
-  async open(graph: GraphName): Promise<GraphSession> {
+  /** Creates an ORT session of one graph; `outputsOnGpu` keeps every output in a GPU buffer. */
+  async createSession(graph: GraphName, outputsOnGpu = false): Promise<ort.InferenceSession> {
     const entry = graphEntry(this.manifest, graph);
     const t0 = performance.now();
     const model = await this.files.read(entry.model);
@@ -88,17 +91,28 @@ export class WebRuntime implements ModelRuntime {
       executionProviders: [ep],
       externalData: externalData as ort.InferenceSession.SessionOptions['externalData'],
       graphOptimizationLevel: 'all',
+      ...(outputsOnGpu ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
     this.stats.createMs += performance.now() - t0;
-    const stats = this.stats;
+    return session;
+  }
+
+  /** session.run with the time spent inside ORT counted. */
+  async timedRun(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const t = performance.now();
+    const out = await session.run(feeds);
+    this.stats.runMs += performance.now() - t;
+    this.stats.runs++;
+    return out;
+  }
+
+  async open(graph: GraphName): Promise<GraphSession> {
+    const session = await this.createSession(graph);
     return {
-      async run(feeds: Record<string, Tensor32>) {
+      run: async (feeds: Record<string, Tensor32>) => {
         const inputs: Record<string, ort.Tensor> = {};
         for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor('float32', v.data, v.dims);
-        const t = performance.now();
-        const out = await session.run(inputs);
-        stats.runMs += performance.now() - t;
-        stats.runs++;
+        const out = await this.timedRun(session, inputs);
         const result: Record<string, Tensor32> = {};
         for (const [k, v] of Object.entries(out)) {
           result[k] = { data: (await v.getData()) as Float32Array, dims: [...v.dims] };
@@ -108,6 +122,50 @@ export class WebRuntime implements ModelRuntime {
       },
       release: () => session.release(),
     };
+  }
+}
+
+/** A GPU buffer owned by ORT (a session output) or by us (an upload). */
+class GpuTensor implements DeviceTensor {
+  constructor(readonly tensor: ort.Tensor) {}
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+  dispose(): void {
+    this.tensor.dispose();
+  }
+}
+
+/** Keeps tensors in GPU buffers between runs: outputs come back as GPU tensors and are fed straight in again. */
+class WebGpuResidency implements DeviceResidency {
+  readbacks = 0;
+
+  constructor(private readonly runtime: WebRuntime, private readonly device: GPUDevice) {}
+
+  async open(graph: GraphName): Promise<DeviceSession> {
+    const session = await this.runtime.createSession(graph, true);
+    return {
+      run: async (feeds) => {
+        const inputs: Record<string, ort.Tensor> = {};
+        for (const [k, v] of Object.entries(feeds)) inputs[k] = v instanceof GpuTensor ? v.tensor : new ort.Tensor('float32', (v as Tensor32).data, (v as Tensor32).dims);
+        const out = await this.runtime.timedRun(session, inputs);
+        return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, new GpuTensor(t)]));
+      },
+      release: () => session.release(),
+    };
+  }
+
+  upload(t: Tensor32): DeviceTensor {
+    const size = Math.ceil(t.data.byteLength / 4) * 4;
+    const buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buffer, 0, t.data.buffer as ArrayBuffer, t.data.byteOffset, t.data.byteLength);
+    return new GpuTensor(ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: t.dims, dispose: () => buffer.destroy() }));
+  }
+
+  async read(t: DeviceTensor): Promise<Tensor32> {
+    this.readbacks++;
+    const tensor = (t as GpuTensor).tensor;
+    return { data: (await tensor.getData()) as Float32Array, dims: [...tensor.dims] };
   }
 }
 
