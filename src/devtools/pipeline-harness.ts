@@ -2,12 +2,12 @@
  * Drives the real generation worker (workers/generate.worker.ts) through the typed protocol client, for the
  * e2e parity, seed, cancel and validation tests. Jobs run in order on one worker, as the app runs them.
  */
-import { WorkerClient, WorkerRequestError } from '../protocol/client.ts';
+import { WorkerClient, WorkerCallError } from '../protocol/client.ts';
 import type { Progress } from '../pipeline/pipeline.ts';
 import type { PipelineJob, PipelineJobReport, PipelineRunRequest, PipelineRunReport } from './api.ts';
 
 function startWorker(): WorkerClient {
-  return new WorkerClient(new Worker(new URL('../../workers/generate.worker.ts', import.meta.url), { type: 'module', name: 'svd-generate' }));
+  return new WorkerClient(() => new Worker(new URL('../../workers/generate.worker.ts', import.meta.url), { type: 'module', name: 'svd-generate' }));
 }
 
 async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJobReport> {
@@ -17,8 +17,8 @@ async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJ
   let frameCount = 0;
   let rgbaChecksum = 0;
   const t0 = performance.now();
-  let id = 0;
-  const sent = client.send(
+  const cancel = new AbortController();
+  const sent = client.call(
     'generate',
     {
       image: { width: job.image.width, height: job.image.height, rgba: Uint8ClampedArray.from(job.image.rgba) },
@@ -29,7 +29,7 @@ async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJ
     {
       onProgress: (p) => {
         progress.push(p);
-        if (job.cancelAtDenoiseStep !== undefined && p.stage === 'denoise' && p.step === job.cancelAtDenoiseStep) client.cancel(id);
+        if (job.cancelAtDenoiseStep !== undefined && p.stage === 'denoise' && p.step === job.cancelAtDenoiseStep) cancel.abort();
       },
       onFrames: (batch) => {
         frameBatches++;
@@ -37,17 +37,19 @@ async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJ
         for (const f of batch.frames) for (let i = 0; i < f.length; i += 97) rgbaChecksum = (rgbaChecksum * 31 + f[i]) % 1_000_000_007;
         if (batch.float) floatFrames.push(...batch.float);
       },
-      timeoutMs: 600_000,
+      signal: cancel.signal,
+      // SwiftShader WebGPU is slow: bound the whole job, and the silence between two messages
+      timeoutMs: 45 * 60_000,
+      idleTimeoutMs: 15 * 60_000,
     },
   );
-  id = sent.id;
   try {
     const final = await sent.done;
     const ms = performance.now() - t0;
     if (final.kind === 'cancelled') return { outcome: 'cancelled', progress, frameBatches, frameCount, ms };
     return { outcome: 'result', result: final.payload, progress, frameBatches, frameCount, rgbaChecksum, floatFrames: job.floatFrames ? floatFrames : undefined, ms };
   } catch (e) {
-    const err = e as WorkerRequestError;
+    const err = e as WorkerCallError;
     return { outcome: 'error', error: { code: err.code, message: err.message }, progress, frameBatches, frameCount, ms: performance.now() - t0 };
   }
 }
@@ -55,7 +57,7 @@ async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJ
 export async function runPipeline(req: PipelineRunRequest): Promise<PipelineRunReport> {
   const client = startWorker();
   try {
-    const loaded = await client.send('load', { source: { kind: 'url', baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device }, { timeoutMs: 300_000 }).done;
+    const loaded = await client.call('load', { source: { kind: 'url', baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device }, { timeoutMs: 300_000 }).done;
     const jobs: PipelineJobReport[] = [];
     for (const job of req.jobs) jobs.push(await runJob(client, job));
     return { device: loaded.payload.device.device, reason: loaded.payload.device.reason, jobs };

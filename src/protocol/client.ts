@@ -1,31 +1,59 @@
 /**
- * The UI side of the worker protocol: sends typed requests and routes the worker's answers by id. Every
- * request resolves with its final message (loaded / probed / result / cancelled) or rejects with the worker's
- * error, a timeout, or the worker crashing; streaming messages (progress, frames) go to per-request handlers.
+ * The store's typed client for the generation worker (workers/generate.worker.ts).
+ *
+ * - Posts `ToWorker` messages with a fresh id and routes every `FromWorker` answer to the call with that id.
+ * - Every wait is bounded: a total timeout, an idle timeout (no message from the worker for that long), or a
+ *   cancel through an AbortSignal. Nothing waits forever.
+ * - Cancelling a `generate` call posts `cancel {jobId}` and waits (bounded) for the worker's `cancelled`; the
+ *   worker checks between UNet steps. Cancelling anything else (probe, load: the worker cannot stop them) or a
+ *   generate that does not stop in time terminates the worker; the next call starts a fresh one.
+ * - A crashed worker (error event, messageerror) rejects every pending call with a plain-words error.
+ *
+ * DOM-free apart from the `Worker`-like object it is given, so it runs in Node tests with a fake worker.
  */
-import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from './messages.ts';
+import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from '../protocol/messages.ts';
 
-export class WorkerRequestError extends Error {
-  constructor(readonly code: WorkerErrorCode | 'timeout' | 'crashed', message: string) {
+/**
+ * The part of `Worker` the client uses (a fake implements it in tests). Handler parameters are typed `never`
+ * so both a DOM `Worker` and a Node-side fake fit; the client reads only `data` and `message` from the events.
+ */
+export interface WorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  onmessage: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+  onmessageerror: ((event: never) => void) | null;
+}
+
+interface MessageLike {
+  data: unknown;
+}
+
+interface ErrorLike {
+  message?: string;
+  preventDefault?: () => void;
+}
+
+export type WorkerCallErrorCode = WorkerErrorCode | 'timeout' | 'crashed' | 'aborted';
+
+export class WorkerCallError extends Error {
+  constructor(readonly code: WorkerCallErrorCode, message: string) {
     super(message);
-    this.name = 'WorkerRequestError';
+    this.name = 'WorkerCallError';
   }
 }
 
-/** Which message ends each request. */
-const FINAL: { [K in keyof ToWorkerPayloads]: (keyof FromWorkerPayloads)[] } = {
+type Kind = keyof ToWorkerPayloads;
+
+/** The message that ends each kind of call ('error' ends every call, as a rejection). */
+const FINAL: { [K in Kind]: readonly (keyof FromWorkerPayloads)[] } = {
   probe: ['probed'],
   load: ['loaded'],
   generate: ['result', 'cancelled'],
   cancel: [],
 };
 
-export interface StreamHandlers {
-  onProgress?: (p: FromWorkerPayloads['progress']) => void;
-  onFrames?: (f: FromWorkerPayloads['frames']) => void;
-}
-
-type FinalOf<K extends keyof ToWorkerPayloads> = K extends 'generate'
+export type FinalMessage<K extends Kind> = K extends 'generate'
   ? Extract<FromWorker, { kind: 'result' | 'cancelled' }>
   : K extends 'load'
     ? Extract<FromWorker, { kind: 'loaded' }>
@@ -33,74 +61,167 @@ type FinalOf<K extends keyof ToWorkerPayloads> = K extends 'generate'
       ? Extract<FromWorker, { kind: 'probed' }>
       : never;
 
+export interface CallOptions {
+  /** reject after this long in total (ms); 0/undefined = no total bound (then give idleTimeoutMs or signal) */
+  timeoutMs?: number;
+  /** reject when the worker sends nothing for this call for this long (ms) */
+  idleTimeoutMs?: number;
+  /** cancels the call (generate: a cancel message first; others: the worker is terminated) */
+  signal?: AbortSignal;
+  /** generate only: how long to wait for `cancelled` after a cancel before terminating the worker (ms, default 20 s) */
+  cancelGraceMs?: number;
+  onProgress?: (p: FromWorkerPayloads['progress']) => void;
+  onFrames?: (f: FromWorkerPayloads['frames']) => void;
+}
+
 interface Pending {
-  kind: keyof ToWorkerPayloads;
+  kind: Kind;
   resolve: (m: FromWorker) => void;
   reject: (e: Error) => void;
-  handlers: StreamHandlers;
-  timer?: ReturnType<typeof setTimeout>;
+  options: CallOptions;
+  timers: ReturnType<typeof setTimeout>[];
+  idle?: ReturnType<typeof setTimeout>;
+  dispose: () => void;
 }
 
 export class WorkerClient {
+  private worker: WorkerLike | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly worker: Worker) {
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.route(e.data);
-    worker.onerror = (e) => this.failAll(new WorkerRequestError('crashed', `the generation worker crashed: ${e.message || 'unknown error'}`));
+  /** `create` makes a new worker (called lazily, and again after a terminate). */
+  constructor(private readonly create: () => WorkerLike) {}
+
+  /** True while a worker exists (it may be idle). */
+  get alive(): boolean {
+    return this.worker !== undefined;
   }
 
-  /**
-   * Sends a request. `timeoutMs` bounds the wait (0 = none; use it only with a way to cancel, as generate has).
-   * Returns the id (for cancel) and the promise of the final message.
-   */
-  send<K extends keyof ToWorkerPayloads>(kind: K, payload: ToWorkerPayloads[K], opts: StreamHandlers & { timeoutMs?: number } = {}): { id: number; done: Promise<FinalOf<K>> } {
+  /** Number of calls waiting for an answer. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  call<K extends Exclude<Kind, 'cancel'>>(kind: K, payload: ToWorkerPayloads[K], options: CallOptions = {}): { id: number; done: Promise<FinalMessage<K>> } {
+    const worker = this.ensure();
     const id = this.nextId++;
-    const message = { kind, id, payload } as ToWorker;
-    const done = new Promise<FinalOf<K>>((resolve, reject) => {
-      if (FINAL[kind].length === 0) {
-        resolve(undefined as never);
-        return;
-      }
-      const entry: Pending = { kind, resolve: resolve as (m: FromWorker) => void, reject, handlers: opts };
-      if (opts.timeoutMs) {
-        entry.timer = setTimeout(() => {
-          this.pending.delete(id);
-          reject(new WorkerRequestError('timeout', `the worker did not answer "${kind}" within ${Math.round(opts.timeoutMs! / 1000)} s`));
-        }, opts.timeoutMs);
-      }
-      this.pending.set(id, entry);
+    let entry!: Pending;
+    const done = new Promise<FinalMessage<K>>((resolve, reject) => {
+      entry = { kind, resolve: resolve as (m: FromWorker) => void, reject, options, timers: [], dispose: () => undefined };
     });
-    // The image and latents are copied, not transferred: the UI keeps its image for the next run.
-    this.worker.postMessage(message);
+    this.pending.set(id, entry);
+
+    if (options.timeoutMs && options.timeoutMs > 0) {
+      entry.timers.push(setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+        `the generation worker did not finish "${kind}" within ${seconds(options.timeoutMs!)}`), true), options.timeoutMs));
+    }
+    this.touch(id);
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => this.abort(id);
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.dispose = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+    worker.postMessage({ kind, id, payload } as ToWorker);
     return { id, done };
   }
 
-  cancel(jobId: number): void {
-    this.send('cancel', { jobId });
+  /** Stops the worker now; every pending call rejects with `reason`. */
+  terminate(reason = 'the generation worker was stopped'): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    worker?.terminate();
+    for (const id of [...this.pending.keys()]) this.fail(id, new WorkerCallError('crashed', reason), false);
   }
 
-  terminate(): void {
-    this.worker.terminate();
-    this.failAll(new WorkerRequestError('crashed', 'the worker was stopped'));
+  private ensure(): WorkerLike {
+    if (this.worker) return this.worker;
+    const worker = this.create();
+    worker.onmessage = (e: MessageLike) => {
+      if (this.worker === worker) this.route(e.data as FromWorker);
+    };
+    worker.onerror = (e: ErrorLike) => {
+      if (this.worker !== worker) return;
+      e.preventDefault?.();
+      this.terminate(`the generation worker crashed${e.message ? `: ${e.message}` : ''}. It will be restarted on the next try.`);
+    };
+    worker.onmessageerror = () => {
+      if (this.worker === worker) this.terminate('a message from the generation worker could not be read; it will be restarted on the next try.');
+    };
+    this.worker = worker;
+    return worker;
+  }
+
+  private abort(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (p.kind === 'generate' && this.worker) {
+      this.worker.postMessage({ kind: 'cancel', id: this.nextId++, payload: { jobId: id } } as ToWorker);
+      // Wait for the worker's `cancelled`, but not forever: a stuck worker is terminated.
+      const grace = p.options.cancelGraceMs ?? 20_000;
+      if (p.idle) clearTimeout(p.idle);
+      p.idle = undefined;
+      p.timers.push(setTimeout(() => {
+        if (this.pending.has(id)) this.terminate('the generation did not stop in time, so the worker was stopped');
+      }, grace));
+      return;
+    }
+    // probe/load cannot be stopped inside the worker: stop the worker (it is recreated on the next call).
+    this.fail(id, new WorkerCallError('aborted', `${p.kind} was cancelled`), false);
+    this.terminate(`stopped because "${p.kind}" was cancelled`);
+  }
+
+  private touch(id: number): void {
+    const p = this.pending.get(id);
+    if (!p || !p.options.idleTimeoutMs) return;
+    if (p.idle) clearTimeout(p.idle);
+    const ms = p.options.idleTimeoutMs;
+    p.idle = setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+      `the generation worker sent nothing for ${seconds(ms)} while running "${p.kind}"; it was stopped`), true), ms);
   }
 
   private route(m: FromWorker): void {
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.kind === 'progress') p.handlers.onProgress?.(m.payload);
-    else if (m.kind === 'frames') p.handlers.onFrames?.(m.payload);
-    else if (m.kind === 'error') this.finish(m.id, p, () => p.reject(new WorkerRequestError(m.payload.code, m.payload.message)));
-    else if (FINAL[p.kind].includes(m.kind)) this.finish(m.id, p, () => p.resolve(m));
+    this.touch(m.id);
+    switch (m.kind) {
+      case 'progress':
+        p.options.onProgress?.(m.payload);
+        return;
+      case 'frames':
+        p.options.onFrames?.(m.payload);
+        return;
+      case 'error':
+        this.settle(m.id, () => p.reject(new WorkerCallError(m.payload.code, m.payload.message)));
+        return;
+      default:
+        if (FINAL[p.kind].includes(m.kind)) this.settle(m.id, () => p.resolve(m));
+    }
   }
 
-  private finish(id: number, p: Pending, settle: () => void): void {
-    if (p.timer) clearTimeout(p.timer);
+  /** Rejects one call; `stopWorker` when the worker cannot be trusted to finish it (timeouts). */
+  private fail(id: number, error: Error, stopWorker: boolean): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.settle(id, () => p.reject(error));
+    if (stopWorker) this.terminate(`stopped after: ${error.message}`);
+  }
+
+  private settle(id: number, action: () => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
     this.pending.delete(id);
-    settle();
+    for (const t of p.timers) clearTimeout(t);
+    if (p.idle) clearTimeout(p.idle);
+    p.dispose();
+    action();
   }
+}
 
-  private failAll(e: Error): void {
-    for (const [id, p] of this.pending) this.finish(id, p, () => p.reject(e));
-  }
+function seconds(ms: number): string {
+  const s = ms / 1000;
+  return s >= 120 ? `${Math.round(s / 60)} minutes` : `${Math.round(s)} s`;
 }

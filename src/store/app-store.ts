@@ -21,7 +21,7 @@ import { defaultFramingManifest, sourceKey, type ModelChoice } from './models.ts
 import {
   loadDraft, loadString, saveDraft, saveString, STORAGE_KEYS, type Draft, type KeyValueStorage,
 } from './persist.ts';
-import { WorkerCallError, WorkerClient, type WorkerLike } from './worker-client.ts';
+import { WorkerCallError, WorkerClient, type WorkerLike } from '../protocol/client.ts';
 import type { LoadedImage } from './image-check.ts';
 
 // ---------------------------------------------------------------------------------------------------------

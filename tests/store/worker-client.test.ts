@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkerCallError, WorkerClient } from '../../src/store/worker-client.ts';
+import { WorkerCallError, WorkerClient } from '../../src/protocol/client.ts';
 import { FakeWorker, tick } from './fakes.ts';
 
 const device = { device: 'webgpu' as const, reason: 'test', features: [], crossOriginIsolated: true };
@@ -12,7 +12,7 @@ describe('WorkerClient', () => {
         fw.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2 } });
         fw.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 1, height: 1, frames: [new Uint8ClampedArray(4)] } });
         fw.reply({ kind: 'progress', id: 999, payload: { stage: 'denoise', step: 9, total: 9 } }); // someone else's id: ignored
-        fw.reply({ kind: 'result', id: m.id, payload: { seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCreate: 0, total: 0 } } });
+        fw.reply({ kind: 'result', id: m.id, payload: { seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device' } });
       }
     });
     const client = new WorkerClient(() => w);
