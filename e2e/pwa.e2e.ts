@@ -372,18 +372,17 @@ describe('installable PWA, offline', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await swState(page)).waiting).toBe('installed');
 
+    // The prompt: the app's own banner (src/ui/UpdateBanner.tsx, via onUpdateReady), else register.ts' default toast.
+    const banner = page.getByTestId('update-banner');
     const toast = page.locator('[data-svd-update-toast="waiting"]');
-    const subscribed = (await toast.count()) === 0; // the UI may render its own prompt instead
-    console.log(subscribed ? 'update prompt: rendered by the UI (onUpdateReady)' : 'update prompt: default toast');
+    await expect.poll(async () => (await banner.count()) + (await toast.count()), { timeout: 30_000 }).toBeGreaterThan(0);
+    const prompt = (await banner.count()) > 0 ? banner : toast;
+    console.log(`update prompt: ${prompt === banner ? 'the app\'s UpdateBanner' : 'register.ts default toast'}`);
+    expect(await prompt.textContent()).toMatch(/new version .*ready/i);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'pwa-update-prompt.png') });
     const reloaded = page.waitForEvent('load', { timeout: LONG });
-    if (subscribed) {
-      await page.evaluate(() => (globalThis as unknown as { __svdPwa: { applyUpdate(): void } }).__svdPwa.applyUpdate());
-    } else {
-      await expect(toast.textContent()).resolves.toContain('A new version is ready');
-      mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: join(ARTIFACTS, 'pwa-update-prompt.png') });
-      await toast.locator('button[data-svd-update-reload]').click();
-    }
+    await prompt.getByRole('button', { name: /reload/i }).click();
     await reloaded;
     await page.waitForFunction(async () => {
       const reg = await navigator.serviceWorker.getRegistration();
