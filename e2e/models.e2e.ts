@@ -9,16 +9,15 @@
  *   - folder import verified (missing/corrupt/extra files named);
  *   - after a reload with the network off, every file read back from OPFS with zero model requests.
  *
- * Page: dist/models-harness.html when the build has it; otherwise the test builds one (vite build API, extra input)
- * into e2e/artifacts/dist-models.
+ * Page: dist/models-harness.html (an input of the production build).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { build, preview, type PreviewServer } from 'vite';
+import { preview, type PreviewServer } from 'vite';
+import { convertCheckpoint } from '../src/compiler/convert.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, DIST, ROOT, launchBrowser } from './harness.ts';
 import { readManifest, startModelServer, type ModelServer } from './support/model-server.ts';
@@ -38,55 +37,10 @@ let files: { path: string; bytes: number; sha256: string }[];
 let source: string;
 const report: Record<string, unknown> = {};
 
-async function makeModel(dir: string): Promise<string> {
-  try {
-    const { convertCheckpoint } = await import('../src/compiler/convert.ts');
-    convertCheckpoint({ from: join(ROOT, 'tests/fixtures/A'), out: dir, precision: 'fp32', defaultHeight: 64, defaultWidth: 64 });
-    return 'convertCheckpoint(tests/fixtures/A, fp32, 64×64)';
-  } catch (e) {
-    // The compiler is not ready: a synthetic folder of random files with a valid manifest.
-    mkdirSync(dir, { recursive: true });
-    const names = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
-    const list: { path: string; bytes: number; sha256: string }[] = [];
-    const graphs: Record<string, unknown> = {};
-    for (const [i, g] of names.entries()) {
-      for (const [path, n] of [
-        [`${g}.onnx`, 20_000 + i * 1000],
-        [`${g}.data.0`, g === 'unet' ? 16 << 20 : 1 << 20],
-      ] as const) {
-        const b = randomBytes(n);
-        writeFileSync(join(dir, path), b);
-        list.push({ path, bytes: n, sha256: createHash('sha256').update(b).digest('hex') });
-      }
-      graphs[g] = { model: `${g}.onnx`, externalData: [`${g}.data.0`], nodeCount: 1 };
-    }
-    const manifest = {
-      format: 'svd-web-model',
-      version: 1,
-      precision: 'fp32',
-      attention: 'plain',
-      requiredFeatures: [],
-      graphs,
-      files: list,
-      totalBytes: list.reduce((a, f) => a + f.bytes, 0),
-      pipeline: { defaultFrames: 3, defaultHeight: 64, defaultWidth: 64 },
-      sources: {},
-    };
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    return `synthetic folder (convert failed: ${(e as Error).message.split('\n')[0]})`;
-  }
-}
-
-async function appDist(): Promise<string> {
-  if (existsSync(join(DIST, 'models-harness.html'))) return DIST;
-  const outDir = join(ARTIFACTS, 'dist-models');
-  await build({
-    root: ROOT,
-    configFile: join(ROOT, 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true, rollupOptions: { input: { models: join(ROOT, 'models-harness.html') } } },
-  });
-  return outDir;
+/** The model the tests download: fixture A compiled by our compiler (10 files, ~22 MB). */
+function makeModel(dir: string): string {
+  convertCheckpoint({ from: join(ROOT, 'tests/fixtures/A'), out: dir, precision: 'fp32', defaultHeight: 64, defaultWidth: 64 });
+  return 'convertCheckpoint(tests/fixtures/A, fp32, 64×64)';
 }
 
 async function openPage(): Promise<void> {
@@ -126,15 +80,14 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     const root = join(tmpdir(), `svd-web-models-${process.pid}`);
     rmSync(root, { recursive: true, force: true });
     modelDir = join(root, MODEL);
-    source = await makeModel(modelDir);
+    source = makeModel(modelDir);
     files = readManifest(modelDir).files;
     server = await startModelServer(root);
-    const outDir = await appDist();
+    if (!existsSync(join(DIST, 'models-harness.html'))) throw new Error('dist/models-harness.html is missing: run `npx vite build` first');
     previewServer = await preview({
       root: ROOT,
       configFile: join(ROOT, 'vite.config.ts'),
       logLevel: 'warn',
-      build: { outDir },
       preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
     });
     appOrigin = `http://127.0.0.1:${(previewServer.httpServer.address() as AddressInfo).port}`;
