@@ -27,8 +27,13 @@ export interface EnvReport {
 export type OrtEp = 'webgpu' | 'wasm';
 
 export interface OrtRunRequest {
-  /** The .onnx bytes, base64. */
-  modelBase64: string;
+  /** The .onnx bytes, base64 (or give modelUrl). */
+  modelBase64?: string;
+  /** Where to fetch the .onnx from (same origin), with its external-data files. */
+  modelUrl?: string;
+  externalData?: { path: string; url: string }[];
+  /** Let ORT place shape computations on the CPU (our compiled graphs need it; tiny self-tests don't). */
+  allowCpuFallback?: boolean;
   ep: OrtEp;
   /** float32 inputs by name. */
   feeds: Record<string, { dims: number[]; data: number[] }>;

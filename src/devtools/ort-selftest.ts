@@ -36,10 +36,12 @@ export async function runOrtSelfTest(req: OrtRunRequest, where: 'page' | 'worker
   }
 
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(base64ToBytes(req.modelBase64), {
+  const model = req.modelUrl ? new Uint8Array(await (await fetch(req.modelUrl)).arrayBuffer()) : base64ToBytes(req.modelBase64 ?? '');
+  const session = await ort.InferenceSession.create(model, {
     executionProviders,
+    externalData: req.externalData?.map(({ path, url }) => ({ path, data: url })),
     // Fail loudly instead of silently running nodes on the CPU.
-    extra: req.ep === 'webgpu' ? { session: { disable_cpu_ep_fallback: '1' } } : undefined,
+    extra: req.ep === 'webgpu' && !req.allowCpuFallback ? { session: { disable_cpu_ep_fallback: '1' } } : undefined,
   });
   const t1 = performance.now();
   try {
