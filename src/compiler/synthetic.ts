@@ -14,7 +14,8 @@
  */
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { Graph, toFloat16Bits, type ExternalLocation, type InitializerSink } from './onnx/graph.ts';
+import { Graph, type ExternalLocation, type InitializerSink } from './onnx/graph.ts';
+import { toFloat16Bits } from '../io/float16.ts';
 import { BuildContext, PRECISIONS } from './onnx/nn.ts';
 import { WeightError, WeightStore, type WeightRef, type WeightSource } from './weights.ts';
 import { OPSET } from './compile.ts';

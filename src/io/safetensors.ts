@@ -4,6 +4,7 @@
  * so multi-GB checkpoints stream through the compiler.
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { float16ToFloat32 } from './float16.ts';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -121,15 +122,6 @@ export class SafetensorsFile {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
-}
-
-export function float16ToFloat32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 let f16Table: Float32Array | undefined;

@@ -16,7 +16,8 @@
  * The transformers keep tokens as [B·F, H·W, C] for the spatial block and as [B, F, H·W, C] for the temporal block
  * (attention over axis 1), which needs no transposes around the temporal block.
  */
-import { add, attention, cast, concat, conv, dimsOf, gelu, groupNorm, layerNorm, linear, mul, reshape, roundToFloat16, shapeTensor, silu, transpose, type BuildContext, type Module } from '../onnx/nn.ts';
+import { add, attention, cast, concat, conv, dimsOf, gelu, groupNorm, layerNorm, linear, mul, reshape, shapeTensor, silu, transpose, type BuildContext, type Module } from '../onnx/nn.ts';
+import { roundToFloat16 } from '../../io/float16.ts';
 import type { Graph, Value } from '../onnx/graph.ts';
 import { ConfigError, configError, intField, intList, stringList } from './config.ts';
 

@@ -4,7 +4,8 @@
  * Layers decide, from the precision, how weights are stored (float, int4 MatMulNBits, int8 DequantizeLinear)
  * and keep normalisation statistics and softmax in float32.
  */
-import { Graph, float16Bits, toFloat16Bits, type DType, type Value } from './graph.ts';
+import { Graph, type DType, type Value } from './graph.ts';
+import { roundToFloat16, toFloat16Bits } from '../../io/float16.ts';
 import { WeightStore, type WeightRef } from '../weights.ts';
 import { quantizeInt4Blocks, quantizeInt4ConvBlocks, quantizeInt8PerChannel, INT4_BLOCK } from '../quantize.ts';
 
@@ -301,14 +302,4 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
   return out;
-}
-
-export function roundToFloat16(x: number): number {
-  const h = float16Bits(x);
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
