@@ -5,7 +5,7 @@
  */
 import type { FromWorker, FromWorkerPayloads, ToWorker, DeviceInfo, ModelSource, DevicePreference } from '../src/protocol/messages.ts';
 import { transferablesOf } from '../src/protocol/messages.ts';
-import { generateFrames, CancelledError, PipelineInputError } from '../src/pipeline/pipeline.ts';
+import { generateFrames, isOutOfMemory, CancelledError, PipelineInputError } from '../src/pipeline/pipeline.ts';
 import { FramingError } from '../src/pipeline/image.ts';
 import { validateRequest, formatRequestErrors, DEFAULT_MAX_LOCAL_FRAMES } from '../src/pipeline/request.ts';
 import { parseManifest, type ModelManifest } from '../src/models/manifest.ts';
@@ -116,7 +116,7 @@ function errorCode(e: unknown): FromWorkerPayloads['error']['code'] {
   const code = (e as { code?: string }).code;
   if (code === 'device' || code === 'model' || code === 'invalid-request' || code === 'invalid-image') return code;
   if (e instanceof PipelineInputError || e instanceof FramingError) return 'invalid-request';
-  if (/out of memory|OOM|allocation failed/i.test(String((e as Error).message))) return 'out-of-memory';
+  if (isOutOfMemory(e)) return 'out-of-memory';
   return 'internal';
 }
 

@@ -172,9 +172,16 @@ export async function generateFrames(
     beforeStep: checkCancel,
     afterStep: (i) => report({ stage: 'denoise', step: i + 1, total: schedule.timesteps.length }),
   };
-  const device = runtime.resident && !options.splitGuidanceBatch && canDenoiseOnDevice(manifest, dims) ? runtime.resident : undefined;
+  let device = runtime.resident && !options.splitGuidanceBatch && canDenoiseOnDevice(manifest, dims) ? runtime.resident : undefined;
   const readbacksBefore = device?.readbacks ?? 0;
-  latents = await timed('denoise', () => (device ? denoiseOnDevice(device, (g) => timed('load', () => device.open(g)), loop) : denoiseOnCpu(open, loop)));
+  try {
+    latents = await timed('denoise', () => (device ? denoiseOnDevice(device!, (g) => timed('load', () => device!.open(g)), loop) : denoiseOnCpu(open, loop)));
+  } catch (e) {
+    // Out of memory with the guidance batch of 2: start the loop again with the two halves as separate UNet calls.
+    if (batch === 1 || loop.splitGuidanceBatch || !isOutOfMemory(e)) throw e;
+    device = undefined;
+    latents = await timed('denoise', () => denoiseOnCpu(open, { ...loop, splitGuidanceBatch: true }));
+  }
   const readbacks = { denoise: device ? device.readbacks - readbacksBefore : schedule.timesteps.length };
   const frameLatent = C * h * w;
 
@@ -234,6 +241,11 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** Allocation failures as onnxruntime (CPU, wasm, WebGPU) reports them. */
+export function isOutOfMemory(e: unknown): boolean {
+  return /out of memory|bad_alloc|failed to allocate|allocation failed|OOM\b/i.test(String((e as Error)?.message ?? e));
 }
 
 function now(): number {
