@@ -214,7 +214,7 @@ export default defineConfig({
         // Self-test page used by the e2e suite (and handy for checking a device by hand): see src/devtools/harness.ts.
         harness: root + 'harness.html',
         // Model-delivery self-test page (src/devtools/models-harness.ts), driven by e2e/models.e2e.ts.
-        models: root + 'models-harness.html',
+        'models-harness': root + 'models-harness.html',
       },
     },
   },
