@@ -1,0 +1,137 @@
+/**
+ * Muxing benchmark (issue 4, must-show 4): 25 frames of 1024×576 to H.264 MP4
+ *   npx tsx bench/mux.ts [--runs 2]
+ *
+ * - in Chromium with ffmpeg.wasm (the app's src/video/mux.ts through `__svdHarness.mux`): core load time, then the
+ *   encode, `--runs` times on the loaded core (the first run also pays the core's warm-up);
+ * - with native ffmpeg (`ffmpeg` on PATH) on the same synthetic frames (the harness's generator, reproduced here
+ *   byte for byte) and the same arguments (libx264 preset medium, CRF 18, yuv420p, +faststart, -threads 1), and once
+ *   with ffmpeg's default threading for reference. Skipped with a note when ffmpeg is absent.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openBenchApp, type BenchApp } from './pipeline.ts';
+
+export const MUX_CASE = { width: 1024, height: 576, frames: 25, fps: 7 };
+const GOAL_MS = 2000;
+
+/** The harness's syntheticFrames (src/devtools/harness.ts): a gradient + a moving white square. */
+export function syntheticFrames(width: number, height: number, count: number): Uint8Array {
+  const out = new Uint8Array(width * height * 4 * count);
+  for (let f = 0; f < count; f++) {
+    const base = f * width * height * 4;
+    const sq = Math.max(4, Math.floor(Math.min(width, height) / 6));
+    const sx = Math.floor(((width - sq) * f) / Math.max(1, count - 1));
+    const sy = Math.floor((height - sq) / 2);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = base + (y * width + x) * 4;
+        const inSq = x >= sx && x < sx + sq && y >= sy && y < sy + sq;
+        out[i] = inSq ? 255 : (x * 255) / width;
+        out[i + 1] = inSq ? 255 : (y * 255) / height;
+        out[i + 2] = inSq ? 255 : (f * 255) / Math.max(1, count - 1);
+        out[i + 3] = 255;
+      }
+    }
+  }
+  return out;
+}
+
+interface NativeRun {
+  label: string;
+  ms: number;
+  bytes: number;
+}
+
+function nativeMux(threads: string | undefined): NativeRun {
+  const { width, height, frames, fps } = MUX_CASE;
+  const dir = mkdtempSync(join(tmpdir(), 'svd-mux-'));
+  try {
+    const input = join(dir, 'frames.rgba');
+    writeFileSync(input, syntheticFrames(width, height, frames));
+    const output = join(dir, 'out.mp4');
+    const args = [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${width}x${height}`, '-framerate', String(fps), '-i', input,
+      '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
+      ...(threads ? ['-threads', threads] : []),
+      '-r', String(fps), '-movflags', '+faststart', '-f', 'mp4', output,
+    ];
+    const t0 = performance.now();
+    const r = spawnSync('ffmpeg', args, { encoding: 'utf8' });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`ffmpeg exited with ${r.status}: ${r.stderr}`);
+    return { label: threads ? `-threads ${threads}` : 'default threads', ms, bytes: statSync(output).size };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ffmpegVersion(): string | undefined {
+  try {
+    return execFileSync('ffmpeg', ['-hide_banner', '-version'], { encoding: 'utf8' }).split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runMuxBench(opts: { runs?: number } = {}, log: (s: string) => void = console.log, session?: BenchApp): Promise<string> {
+  const runs = opts.runs ?? 2;
+  const { width, height, frames, fps } = MUX_CASE;
+  const lines: string[] = [];
+  lines.push(`### Muxing ${frames} frames of ${width}×${height} to H.264 MP4 (libx264 preset medium, CRF 18, yuv420p, +faststart, ${fps} fps)`);
+  lines.push('');
+  lines.push('| where | load | encode | file | goal |');
+  lines.push('|---|---:|---:|---:|---|');
+
+  const app = session ?? (await openBenchApp({ log, reuse: true }));
+  let browserBest = Infinity;
+  try {
+    for (let i = 0; i < runs; i++) {
+      const r = await app.harness('mux', { width, height, frames, fps, format: 'mp4' });
+      log(`mux: ffmpeg.wasm run ${i + 1}: load ${r.loadMs.toFixed(0)} ms, encode ${r.muxMs.toFixed(0)} ms, ${r.bytes} bytes`);
+      browserBest = Math.min(browserBest, r.muxMs);
+      lines.push(
+        `| Chromium, ffmpeg.wasm single-thread core, run ${i + 1}${i === 0 ? ' (core just loaded)' : ' (core loaded)'} | ${r.loadMs.toFixed(0)} ms | ${r.muxMs.toFixed(0)} ms | ${(r.bytes / 1024).toFixed(0)} KiB | ` +
+          `${r.muxMs <= GOAL_MS ? 'met' : '**missed**'} (≤ 2 s) |`,
+      );
+    }
+  } catch (e) {
+    lines.push(`| Chromium, ffmpeg.wasm | FAILED: ${(e as Error).message.split('\n')[0]} | | | |`);
+  } finally {
+    if (!session) await app.close();
+  }
+
+  const version = ffmpegVersion();
+  let native: NativeRun[] = [];
+  if (!version) {
+    lines.push('| native ffmpeg | skipped: `ffmpeg` is not on PATH | | | |');
+  } else {
+    native = [nativeMux('1'), nativeMux(undefined)];
+    for (const n of native) {
+      log(`mux: native ffmpeg ${n.label}: ${n.ms.toFixed(0)} ms`);
+      lines.push(`| native ${version.replace(/ Copyright.*/, '')}, ${n.label} (process start included) | — | ${n.ms.toFixed(0)} ms | ${(n.bytes / 1024).toFixed(0)} KiB | — |`);
+    }
+  }
+  lines.push('');
+  if (Number.isFinite(browserBest) && native.length) {
+    lines.push(
+      `Browser / native (same arguments, one thread): ${(browserBest / native[0].ms).toFixed(1)}×. ` +
+        (browserBest > GOAL_MS
+          ? 'The goal of ≤ 2 s is missed with these settings: x264 in wasm (no SIMD assembly, one thread) is the cost, not I/O or the RGBA→YUV ' +
+            'conversion. Within the app\'s files, the levers are the x264 preset (faster presets cut the encode several-fold at a slightly larger ' +
+            'file for the same CRF) and WebCodecs\' VideoEncoder (hardware/OS H.264 where available) with ffmpeg.wasm only muxing (-c copy).'
+          : 'The goal of ≤ 2 s is met.'),
+    );
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { runs: { type: 'string' } } });
+  void runMuxBench({ runs: values.runs ? Number(values.runs) : undefined }).then((md) => console.log(`\n${md}`));
+}
