@@ -1,0 +1,143 @@
+/**
+ * `npm run bench`: one markdown report of every benchmark, also written to bench/results/latest.md.
+ *   npx tsx bench/run.ts [--only pipeline,flops,mux,heap,convert] [--no-build]
+ *
+ * Sections (each also runnable alone, e.g. `npx tsx bench/pipeline.ts`):
+ *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
+ *   flops    — FLOPs of one SVD-XT UNet call at 576×1024, 14 and 25 frames, counted from the graph
+ *   mux      — 25 frames of 1024×576 to MP4: ffmpeg.wasm in Chromium and native ffmpeg
+ *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
+ *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
+ * Runs in the order convert, flops, pipeline, mux, heap (heap reads convert's output), prints in the order above.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, CHROMIUM } from '../e2e/harness.ts';
+import { runPipelineBench, openBenchApp, type BenchApp } from './pipeline.ts';
+import { runFlops } from './flops.ts';
+import { runMuxBench } from './mux.ts';
+import { runHeapBench } from './heap.ts';
+
+const SECTIONS = ['pipeline', 'flops', 'mux', 'heap', 'convert'] as const;
+type Section = (typeof SECTIONS)[number];
+const ORDER: Section[] = ['convert', 'flops', 'pipeline', 'mux', 'heap'];
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } }, strict: true });
+const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (choose from ${SECTIONS.join(', ')})`);
+
+const log = (s: string) => console.error(`[bench] ${s}`);
+const results = new Map<Section, { markdown: string; seconds: number }>();
+const loads: number[][] = [loadavg()];
+let adapterLine = 'not probed (no browser section run)';
+let chromiumVersion = 'not started';
+
+/** bench/convert.ts in a child process; its report is everything from its "### Converting" heading on. */
+function runConvert(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bench/convert.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench/convert.ts exited with ${code}`));
+      const i = out.indexOf('### Converting');
+      resolve(i >= 0 ? out.slice(i).trim() : out.trim());
+    });
+  });
+}
+
+function cpuModel(): string {
+  try {
+    return /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? '?';
+  } catch {
+    return cpus()[0]?.model ?? '?';
+  }
+}
+
+let app: BenchApp | undefined;
+const browserApp = async (): Promise<BenchApp> => {
+  if (!app) {
+    app = await openBenchApp({ log, reuse: values['no-build'] });
+    chromiumVersion = app.browser.version();
+    const a = await app.harness('adapterInWorker').catch((e: Error) => ({ ok: false, error: e.message }) as never);
+    adapterLine = a.ok
+      ? `${a.vendor} ${a.architecture}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}${a.description ? ` "${a.description}"` : ''}, shader-f16 ${a.features?.includes('shader-f16') ? 'yes' : 'no'}, maxBufferSize ${((a.maxBufferSize ?? 0) / 2 ** 30).toFixed(2)} GiB`
+      : `none (${a.error})`;
+  }
+  return app;
+};
+
+try {
+  for (const section of ORDER) {
+    if (!only.includes(section)) continue;
+    const t0 = performance.now();
+    log(`${section}: start (load average ${loadavg().map((l) => l.toFixed(2)).join(', ')})`);
+    let markdown: string;
+    try {
+      switch (section) {
+        case 'convert':
+          markdown = await runConvert();
+          break;
+        case 'flops':
+          markdown = await runFlops(log);
+          break;
+        case 'pipeline':
+          markdown = await runPipelineBench({}, log, await browserApp());
+          break;
+        case 'mux':
+          markdown = await runMuxBench({}, log, await browserApp());
+          break;
+        case 'heap': {
+          // its own browser (a persistent profile, to find its processes); close the shared one first to free memory
+          await app?.close();
+          app = undefined;
+          const r = await runHeapBench({}, log);
+          markdown = r.markdown;
+          break;
+        }
+      }
+    } catch (e) {
+      markdown = `### ${section}\n\nFAILED: ${(e as Error).stack ?? (e as Error).message}`;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    loads.push(loadavg());
+    results.set(section, { markdown, seconds });
+    log(`${section}: done in ${seconds.toFixed(0)} s`);
+  }
+} finally {
+  await app?.close();
+}
+
+if (chromiumVersion === 'not started' && only.some((s) => s === 'pipeline' || s === 'mux' || s === 'heap')) chromiumVersion = '?';
+if (chromiumVersion === 'not started') {
+  try {
+    chromiumVersion = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    chromiumVersion = 'unknown';
+  }
+}
+
+const maxLoad = Math.max(...loads.map((l) => l[0]));
+const header = [
+  '## Performance',
+  '',
+  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpuModel()}, ${cpus().length} cores, ` +
+    `${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, no GPU; node ${process.version}; Chromium ${chromiumVersion}; WebGPU adapter: ${adapterLine}. ` +
+    `The machine was shared with other work while this ran: 1-minute load average ${loads.map((l) => l[0].toFixed(1)).join(' → ')} ` +
+    `(max ${maxLoad.toFixed(1)} on ${cpus().length} cores), so absolute times are pessimistic; ratios (overhead, readbacks, FLOPs) are not affected.`,
+  '',
+  `Sections: ${SECTIONS.filter((s) => results.has(s)).map((s) => `${s} (${results.get(s)!.seconds.toFixed(0)} s)`).join(', ')}.`,
+];
+const report = [...header, '', ...SECTIONS.filter((s) => results.has(s)).flatMap((s) => [results.get(s)!.markdown, ''])].join('\n');
+
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), report);
+console.log(report);
+log('written to bench/results/latest.md');
