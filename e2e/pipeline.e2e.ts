@@ -116,7 +116,7 @@ describe('generation worker in Chromium', () => {
     const cases: [Record<string, unknown>, string[]][] = [
       [{ fps: 0 }, ['--fps', '0']],
       [{ motion: 181 }, ['--motion', '181']],
-      [{ seed: -2 }, ['--seed', '-2']],
+      [{ seed: -2 }, ['--seed=-2']], // a value starting with '-' needs the = form
       [{ cond_aug: 1.5 }, ['--cond-aug', '1.5']],
       [{ frames: 0 }, ['--frames', '0']],
       [{ resize_method: 'stretch' }, ['--resize-method', 'stretch']],

@@ -74,8 +74,9 @@ export async function runGenerate(argv: string[]): Promise<void> {
   const manifest = readManifest(values.model);
   const raw: Record<string, unknown> = {};
   for (const [flag, field] of Object.entries(REQUEST_FLAGS)) {
-    const v = (values as Record<string, unknown>)[flag];
-    if (v !== undefined) raw[field] = v;
+    const v = (values as Record<string, unknown>)[flag] as string | undefined;
+    // numbers typed on the command line are numbers, so messages read "(got 0)" exactly as the app's do
+    if (v !== undefined) raw[field] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v) : v;
   }
   const maxFrames = Math.max(DEFAULT_MAX_LOCAL_FRAMES, manifest.pipeline.defaultFrames);
   const checked = validateRequest(raw, { backend: 'local', maxFrames, defaultFrames: manifest.pipeline.defaultFrames });

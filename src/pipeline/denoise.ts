@@ -35,8 +35,8 @@ export interface DenoiseInput {
   dims: LatentDims;
   /** run the two guidance halves as two batch-1 UNet calls (less memory; CPU loop only) */
   splitGuidanceBatch?: boolean;
-  /** called before each step (throws to cancel) and after it */
-  beforeStep(i: number): void;
+  /** called before each step (rejects to cancel) and after it */
+  beforeStep(i: number): Promise<void>;
   afterStep(i: number): void;
 }
 
@@ -73,7 +73,7 @@ export async function denoiseOnCpu(open: Opener<GraphSession>, input: DenoiseInp
   const unet = await open('unet');
   try {
     for (let i = 0; i < schedule.timesteps.length; i++) {
-      input.beforeStep(i);
+      await input.beforeStep(i);
       const sigma = schedule.sigmas[i];
       const sample = unetSample(scaleModelInput(latents, sigma), imageLatents, d);
       const timestep = { data: Float32Array.of(schedule.timesteps[i]), dims: [1] };
@@ -112,7 +112,7 @@ export async function denoiseOnDevice(device: DeviceResidency, open: Opener<impo
   const release = (t: DeviceTensor | Tensor32) => 'dispose' in t && t.dispose();
   try {
     for (let i = 0; i < schedule.timesteps.length; i++) {
-      input.beforeStep(i);
+      await input.beforeStep(i);
       const { noise_pred } = await unet.run({
         sample,
         timestep: { data: Float32Array.of(schedule.timesteps[i]), dims: [1] },

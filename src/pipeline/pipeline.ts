@@ -97,7 +97,10 @@ export async function generateFrames(
   const timings: Record<Stage, number> = { load: 0, encode: 0, denoise: 0, decode: 0 };
   const eta = new EtaEstimator(request.steps, Math.ceil(F / request.decode_chunk));
   const report = (p: Progress) => options.onProgress?.({ ...p, etaSeconds: eta.secondsLeft(p) });
-  const checkCancel = () => {
+  // A macrotask yield before each check: ORT runs can resolve without ever returning to the event loop, and then a
+  // worker would not see the cancel message until the whole job was over.
+  const checkCancel = async () => {
+    await yieldToEventLoop();
     if (options.signal?.aborted) throw new CancelledError();
   };
   // Time per stage; a timed call inside another (a session opened during the loop) counts only for its own stage.
@@ -132,7 +135,7 @@ export async function generateFrames(
   );
   const D = facts.embeddingDim;
   const embeds = cfg ? concat(new Float32Array(D), embedding.image_embeds.data) : embedding.image_embeds.data; // unconditional first
-  checkCancel();
+  await checkCancel();
   report({ stage: 'encode', step: 1, total: 2 });
 
   // 3.–4. Conditioning image: resized to (W, H), in [-1, 1], plus cond_aug·noise, VAE-encoded to the latent mean.
@@ -141,7 +144,7 @@ export async function generateFrames(
     timed('encode', () => s.run({ sample: { data: vaeInput, dims: [1, 3, height, width] } })),
   );
   const imageLatent = encoded.latent.data; // [1,C,h,w], unscaled (no 0.18215), as diffusers does
-  checkCancel();
+  await checkCancel();
   report({ stage: 'encode', step: 2, total: 2 });
 
   // 5. added_time_ids = [fps − 1, motion_bucket_id, noise_aug_strength], the same row for both halves.
@@ -191,7 +194,7 @@ export async function generateFrames(
   const decoder = await open('vae_decoder');
   try {
     for (let start = 0, k = 0; start < F; start += request.decode_chunk, k++) {
-      checkCancel();
+      await checkCancel();
       const n = Math.min(request.decode_chunk, F - start);
       const chunk = new Float32Array(n * frameLatent);
       for (let i = 0; i < chunk.length; i++) chunk[i] = latents[start * frameLatent + i] / facts.scalingFactor;
@@ -246,6 +249,10 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
 /** Allocation failures as onnxruntime (CPU, wasm, WebGPU) reports them. */
 export function isOutOfMemory(e: unknown): boolean {
   return /out of memory|bad_alloc|failed to allocate|allocation failed|OOM\b/i.test(String((e as Error)?.message ?? e));
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function now(): number {
