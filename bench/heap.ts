@@ -336,7 +336,7 @@ export async function runHeapBench(opts: HeapBenchOptions = {}, log: (s: string)
   const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as Manifest;
   const graphs = opts.graphs ?? [...GRAPHS];
   const modes = opts.modes ?? ['bytes', 'blob'];
-  const timeoutMs = (opts.timeoutS ?? 240) * 1000;
+  const timeoutMs = (opts.timeoutS ?? 300) * 1000;
   const { server, origin } = await startServer(modelDir);
   const userDataDir = mkdtempSync(join(tmpdir(), 'svd-heap-chromium-'));
   let context: BrowserContext | undefined;
@@ -361,8 +361,10 @@ export async function runHeapBench(opts: HeapBenchOptions = {}, log: (s: string)
     };
     const stopWorker = () => page.evaluate(() => (globalThis as unknown as { bench: { stop(): void } }).bench.stop());
 
-    for (const mode of modes) {
-      for (const graph of graphs) {
+    // default plan: every graph with Uint8Array external data (today's HTTP path), the UNet also as a Blob (the OPFS path)
+    const plan = opts.modes ? modes.flatMap((mode) => graphs.map((graph) => ({ mode, graph }))) : [...graphs.map((graph) => ({ mode: 'bytes' as Mode, graph })), ...(graphs.includes('unet') ? [{ mode: 'blob' as Mode, graph: 'unet' }] : [])];
+    for (const { mode, graph } of plan) {
+      {
         const entry = manifest.graphs[graph];
         if (!entry) continue;
         const dataBytes = entry.externalData.reduce((a, f) => a + statSync(join(modelDir, f)).size, 0) + statSync(join(modelDir, entry.model)).size;

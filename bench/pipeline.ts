@@ -6,9 +6,9 @@
  * on the warm pipeline. Reported per warm job: overhead = result.timings.total / Σ ORT run time (result.timings.ortRun),
  * readbacks per UNet step (result.readbacks.denoise / steps), time per stage.
  *
- * Where the non-ORT time goes: one extra warm job runs under the V8 CPU profiler of the WORKER (CDP, attached through
- * the page's target with Target.setAutoAttach); self time is summed per function, ORT's own (the ort bundle and its
- * wasm) separated from ours.
+ * Where the non-ORT time goes: the jobs run under the V8 CPU profiler of the WORKER (CDP, attached through the page's
+ * target with Target.setAutoAttach, 1 kHz sampling); the last warm job's samples are summed per function, ORT's own
+ * (its bundle and wasm) separated from ours.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -101,6 +101,11 @@ export interface PipelineBenchOptions {
 }
 
 export const PIPELINE_DEFAULTS: PipelineBenchOptions = { steps: 3, frames: 3, size: 64, warm: 2, devices: ['webgpu', 'wasm'], profile: true, modelUrl: '/models/tiny-random/' };
+/**
+ * SwiftShader (CPU-emulated WebGPU, ~10 ms per kernel dispatch, ~2.8k dispatches per tiny-UNet call) makes a WebGPU
+ * job take minutes here: unless steps/warm are given, WebGPU runs 2 steps and one warm job.
+ */
+const WEBGPU_DEFAULTS = { steps: 2, warm: 1 };
 
 const GOAL_OVERHEAD = 1.05;
 
@@ -224,6 +229,7 @@ interface DeviceResult {
   warm: PipelineJobReport[];
   profile?: { summary: ReturnType<typeof summarizeProfile>; job: PipelineJobReport };
   error?: string;
+  steps: number;
 }
 
 const ms = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(0)} ms`);
@@ -235,43 +241,49 @@ export async function runPipelineBench(opts: Partial<PipelineBenchOptions> = {},
   try {
     for (const device of o.devices) {
       const t0 = performance.now();
-      log(`pipeline: ${device}: 1 cold + ${o.warm} warm job(s), ${o.size}×${o.size}, ${o.frames} frames, ${o.steps} steps, CFG on`);
-      const r: DeviceResult = { device, reason: '', warm: [] };
+      const d = device === 'webgpu' ? { ...o, steps: opts.steps ?? WEBGPU_DEFAULTS.steps, warm: opts.warm ?? WEBGPU_DEFAULTS.warm } : o;
+      log(`pipeline: ${device}: 1 cold + ${d.warm} warm job(s), ${o.size}×${o.size}, ${o.frames} frames, ${d.steps} steps, CFG on`);
+      const r: DeviceResult = { device, reason: '', warm: [], steps: d.steps };
       try {
-        const jobs = Array.from({ length: 1 + o.warm }, (_, i) => job(o, 1000 + i));
-        const report = await app.harness('pipeline', { modelBaseUrl: o.modelUrl, device, jobs });
-        r.device = report.device;
-        r.reason = report.reason;
-        [r.cold, ...r.warm] = report.jobs;
-        for (const j of report.jobs) if (j.outcome !== 'result') throw new Error(`job ended with ${j.outcome}: ${j.error?.message ?? ''}`);
-        if (o.profile) {
-          // a fresh worker: cold job unprofiled, then one warm job under the worker's CPU profiler
-          const cdp = await app.context.newCDPSession(app.page);
-          try {
-            const nextWorker = await watchWorkers(cdp, 'svd-generate');
-            // the harness terminates its worker when the jobs are done; hold that back until the profile is taken
-            await app.page.evaluate(() => {
-              const W = (globalThis as unknown as { Worker: { prototype: { terminate(): void } } }).Worker;
-              const g = globalThis as unknown as { __benchTerminate?: { original: () => void; pending: (() => void)[] } };
-              g.__benchTerminate = { original: W.prototype.terminate, pending: [] };
-              W.prototype.terminate = function (this: unknown) {
-                g.__benchTerminate!.pending.push(() => g.__benchTerminate!.original.call(this));
-              };
-            });
-            const run = app.harness('pipeline', { modelBaseUrl: o.modelUrl, device, jobs: [job(o, 2000), job(o, 2001)] });
-            const worker = await Promise.race([nextWorker(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no worker target seen')), 60_000))]);
-            if (process.env.BENCH_DEBUG) log('profiler: worker attached');
-            await worker.send('Profiler.enable');
-            if (process.env.BENCH_DEBUG) log('profiler: enabled');
-            await worker.send('Profiler.setSamplingInterval', { interval: 200 });
-            // both jobs run under the profiler; only the samples of the last (warm) job's duration are summarised
-            await worker.send('Profiler.start');
-            const rep = await run;
-            const { profile } = await worker.send<{ profile: CpuProfile }>('Profiler.stop');
-            if (profile) r.profile = { summary: summarizeProfile(profile, rep.jobs[1].ms + 50), job: rep.jobs[1] };
-          } catch (e) {
-            log(`pipeline: ${device}: profiling failed: ${(e as Error).message}`);
-          } finally {
+        const jobs = Array.from({ length: 1 + d.warm }, (_, i) => job(d, 1000 + i));
+        // One worker, one run: the CPU profiler of the worker runs through all jobs (1 kHz sampling, to disturb
+        // little); only the samples inside the last warm job's duration are summarised.
+        const cdp = o.profile ? await app.context.newCDPSession(app.page) : undefined;
+        let worker: Promise<WorkerTarget | undefined> = Promise.resolve(undefined);
+        if (cdp) {
+          const nextWorker = await watchWorkers(cdp, 'svd-generate');
+          // the harness terminates its worker when the jobs are done; hold that back until the profile is taken
+          await app.page.evaluate(() => {
+            const W = (globalThis as unknown as { Worker: { prototype: { terminate(): void } } }).Worker;
+            const g = globalThis as unknown as { __benchTerminate?: { original: () => void; pending: (() => void)[] } };
+            g.__benchTerminate = { original: W.prototype.terminate, pending: [] };
+            W.prototype.terminate = function (this: unknown) {
+              g.__benchTerminate!.pending.push(() => g.__benchTerminate!.original.call(this));
+            };
+          });
+          worker = Promise.race([nextWorker(), new Promise<undefined>((res) => setTimeout(() => res(undefined), 60_000))]).then(async (w) => {
+            if (!w) throw new Error('no worker target seen');
+            await w.send('Profiler.enable');
+            await w.send('Profiler.setSamplingInterval', { interval: 1000 });
+            await w.send('Profiler.start');
+            return w;
+          });
+          worker.catch((e: Error) => log(`pipeline: ${device}: profiler not started: ${e.message}`));
+        }
+        try {
+          const report = await app.harness('pipeline', { modelBaseUrl: o.modelUrl, device, jobs });
+          r.device = report.device;
+          r.reason = report.reason;
+          [r.cold, ...r.warm] = report.jobs;
+          for (const j of report.jobs) if (j.outcome !== 'result') throw new Error(`job ended with ${j.outcome}: ${j.error?.message ?? ''}`);
+          const w = await worker.catch(() => undefined);
+          const last = r.warm[r.warm.length - 1];
+          if (w && last) {
+            const { profile } = await w.send<{ profile: CpuProfile }>('Profiler.stop');
+            r.profile = { summary: summarizeProfile(profile, last.ms + 50), job: last };
+          }
+        } finally {
+          if (cdp) {
             await cdp.detach().catch(() => undefined);
             await app.page
               .evaluate(() => {
@@ -299,7 +311,7 @@ export async function runPipelineBench(opts: Partial<PipelineBenchOptions> = {},
 
 function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): string {
   const lines: string[] = [];
-  lines.push(`### Pipeline overhead in Chromium (tiny demo model, ${o.size}×${o.size}, ${o.frames} frames, ${o.steps} steps, CFG batch 2)`);
+  lines.push(`### Pipeline overhead in Chromium (tiny demo model, ${o.size}×${o.size}, ${o.frames} frames, ${results.map((r) => `${r.steps} steps on ${r.device}`).join(', ')}, CFG batch 2)`);
   lines.push('');
   lines.push(
     'Generation worker driven through harness.html (`__svdHarness.pipeline`); one cold job, then warm jobs on the cached sessions. ' +
@@ -324,7 +336,7 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
       const overhead = t.total / t.ortRun;
       const mark = label === 'cold' ? '' : overhead <= GOAL_OVERHEAD ? ' ✓' : ' ✗';
       lines.push(
-        `| ${r.device} | ${label} | ${ms(t.total)} | ${ms(t.ortRun)} | ${overhead.toFixed(3)}${mark} | ${res.loop} | ${res.readbacks.denoise} | ${(res.readbacks.denoise / o.steps).toFixed(2)}` +
+        `| ${r.device} | ${label} | ${ms(t.total)} | ${ms(t.ortRun)} | ${overhead.toFixed(3)}${mark} | ${res.loop} | ${res.readbacks.denoise} | ${(res.readbacks.denoise / r.steps).toFixed(2)}` +
           `${res.loop === 'device' ? ` (${res.readbacks.denoise} final)` : ''} | ${ms(t.encode)} | ${ms(t.denoise)} | ${ms(t.decode)} | ${ms(t.load)} | ${ms(t.ortCreate)} |`,
       );
     }
@@ -340,7 +352,7 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
     lines.push(
       `- **${r.device}** (${r.reason}): warm overhead ${(t.total / t.ortRun).toFixed(3)} — ${nonOrt.toFixed(0)} ms of ${t.total.toFixed(0)} ms outside ORT run(); ` +
         `stages add up to ${stageSum.toFixed(0)} ms, the other ${(t.total - stageSum).toFixed(0)} ms is before/after the stages (request validation, CLIP preprocessing, noise, postMessage of the result). ` +
-        `Readbacks in the loop: ${best.result!.readbacks.denoise} for ${o.steps} steps (${best.result!.loop === 'device' ? 'the final latents only: 0 per step' : 'one per step: the CPU loop'}). ` +
+        `Readbacks in the loop: ${best.result!.readbacks.denoise} for ${r.steps} steps (${best.result!.loop === 'device' ? 'the final latents only: 0 per step' : 'one per step: the CPU loop'}). ` +
         `Round trip seen by the page: ${best.ms.toFixed(0)} ms.`,
     );
   }
@@ -348,7 +360,7 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
     if (!r.profile) continue;
     const s = r.profile.summary;
     lines.push('');
-    lines.push(`CPU profile of the generation worker, ${r.device}, one warm job (${s.totalMs.toFixed(0)} ms sampled, window = the job's ${r.profile.job.ms.toFixed(0)} ms): by owner — ` +
+    lines.push(`CPU profile of the generation worker (1 kHz sampling during the whole run), ${r.device}, the last warm job (${s.totalMs.toFixed(0)} ms sampled, window = the job's ${r.profile.job.ms.toFixed(0)} ms): by owner — ` +
       Object.entries(s.byOwner).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ') + '.');
     lines.push('');
     lines.push('| function outside onnxruntime (self time, idle excluded) | ms |');
