@@ -428,6 +428,25 @@ function formatHeap(manifest: Manifest, rows: Row[], baseline: { renderer: numbe
         `${heapKnown ? gb(m.peakUsed) : 'n/a'} | ${heapKnown ? gb(m.peakBacking) : 'n/a'} | ${heapKnown ? `**${gb(m.peakJsHeld)}**` : 'n/a'} | ${heapKnown ? (m.peakJsHeld <= GOAL_BYTES ? 'met' : '**missed**') : '—'} | ${gb(m.peakRenderer)} | ${gb(m.peakGpu)} |`,
     );
   }
+  const measured = rows.filter((r) => r.mem && r.mem.heapSamples > 0 && r.result);
+  const worst = measured.reduce<Row | undefined>((a, r) => (!a || r.mem!.peakJsHeld > a.mem!.peakJsHeld ? r : a), undefined);
+  if (worst) {
+    const over = measured.filter((r) => r.mem!.peakJsHeld > GOAL_BYTES).map((r) => `${r.graph} as ${r.mode}`);
+    const ratio = (r: Row) => (r.mem!.peakRenderer - (baseline?.renderer ?? 0)) / r.dataBytes;
+    lines.push('');
+    lines.push(
+      `Peak reached: ${gb(worst.mem!.peakJsHeld)} JS-held while creating ${worst.graph} (${worst.mode}); ` +
+        (over.length ? `over the 0.6 GB goal: ${over.join(', ')}. ` : 'every session within the 0.6 GB goal. ') +
+        'Per graph the peak equals its external data: ORT 1.30 needs every external-data file of a graph before it creates the session ' +
+        '(all shards are mounted at once, so smaller shards do not lower the peak) and reads a Blob whole (`arrayBuffer()`), so Uint8Array ' +
+        'and Blob (the OPFS path) peak alike. The renderer also holds a second copy while ORT loads the initializers into its wasm memory ' +
+        `(renderer RSS above the baseline ≈ ${measured.map((r) => `${ratio(r).toFixed(1)}×`).join(' / ')} the data) before they go to GPU buffers; ` +
+        'both are released after creation (one component at a time, as the app does). What stands in the way of ≤ 0.6 GB: the UNet is one graph ' +
+        'of 1.14 GB (int8 convs; 0.86 GB with --conv-int4, still over). Ways there: split the UNet into two graphs (down+mid / up, ~0.57 GB ' +
+        'each) created one after the other; or an ORT that streams external data per initializer from a Blob (byte ranges) instead of ' +
+        'reading whole files.',
+    );
+  }
   return lines.join('\n');
 }
 

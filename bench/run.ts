@@ -9,6 +9,7 @@
  *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
  * Runs in the order convert, flops, pipeline, mux, heap (heap reads convert's output), prints in the order above.
+ * bench/results/latest.md gets the report; with --only, the other sections of the previous latest.md are kept.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -135,9 +136,25 @@ const header = [
   '',
   `Sections: ${SECTIONS.filter((s) => results.has(s)).map((s) => `${s} (${results.get(s)!.seconds.toFixed(0)} s)`).join(', ')}.`,
 ];
-const report = [...header, '', ...SECTIONS.filter((s) => results.has(s)).flatMap((s) => [results.get(s)!.markdown, ''])].join('\n');
-
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), report);
+const marked = (s: Section, md: string) => `<!-- bench:${s} -->\n${md}\n<!-- /bench:${s} -->`;
+const report = [...header, '', ...SECTIONS.filter((s) => results.has(s)).flatMap((s) => [marked(s, results.get(s)!.markdown), ''])].join('\n');
 console.log(report);
+
+// bench/results/latest.md: the sections run now replace theirs; with --only, the others are kept from the last run
+const latest = join(ROOT, 'bench', 'results', 'latest.md');
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+let merged = report;
+if (values.only) {
+  let previous = '';
+  try {
+    previous = readFileSync(latest, 'utf8');
+  } catch {
+    /* first run */
+  }
+  const kept = (s: Section) => new RegExp(`<!-- bench:${s} -->[\\s\\S]*?<!-- /bench:${s} -->`).exec(previous)?.[0];
+  const body = SECTIONS.map((s) => (results.has(s) ? marked(s, results.get(s)!.markdown) : kept(s))).filter((x): x is string => !!x);
+  const kept_ = SECTIONS.filter((s) => !results.has(s) && kept(s));
+  merged = [...header, ...(kept_.length ? ['', `(${kept_.join(', ')}: kept from the previous run of bench/results/latest.md.)`] : []), '', ...body.flatMap((b) => [b, ''])].join('\n');
+}
+writeFileSync(latest, merged);
 log('written to bench/results/latest.md');
