@@ -232,6 +232,7 @@ async function attachWorkers(cdp: CDPSession, name: string): Promise<() => Promi
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const found: WorkerTarget[] = [];
+  const sessionOf = new Map<WorkerTarget, string>();
   const listeners: ((t: WorkerTarget) => void)[] = [];
   cdp.on('Target.receivedMessageFromTarget', (e: { message: string }) => {
     const m = JSON.parse(e.message) as { id?: number; result?: unknown; error?: { message: string } };
@@ -251,11 +252,26 @@ async function attachWorkers(cdp: CDPSession, name: string): Promise<() => Promi
           cdp.send('Target.sendMessageToTarget', { sessionId: e.sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
         }),
     };
+    sessionOf.set(t, e.sessionId);
     found.push(t);
-    for (const l of listeners.splice(0)) l(t);
+    const l = listeners.shift();
+    if (l) l(t);
   });
   await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-  return () => (found.length ? Promise.resolve(found[found.length - 1]) : new Promise((resolve) => listeners.push(resolve)));
+  // each call hands out a live worker not handed out before (one fresh worker per session; a terminated one detaches)
+  const handedOut = new Set<WorkerTarget>();
+  cdp.on('Target.detachedFromTarget', (e: { sessionId: string }) => {
+    const i = found.findIndex((t) => sessionOf.get(t) === e.sessionId);
+    if (i >= 0) found.splice(i, 1);
+  });
+  return () => {
+    const live = found.find((t) => !handedOut.has(t));
+    if (live) {
+      handedOut.add(live);
+      return Promise.resolve(live);
+    }
+    return new Promise((resolve) => listeners.push((t) => (handedOut.add(t), resolve(t))));
+  };
 }
 
 interface Sample {
@@ -440,7 +456,8 @@ function formatHeap(manifest: Manifest, rows: Row[], baseline: { renderer: numbe
         'Per graph the peak equals its external data: ORT 1.30 needs every external-data file of a graph before it creates the session ' +
         '(all shards are mounted at once, so smaller shards do not lower the peak) and reads a Blob whole (`arrayBuffer()`), so Uint8Array ' +
         'and Blob (the OPFS path) peak alike. The renderer also holds a second copy while ORT loads the initializers into its wasm memory ' +
-        `(renderer RSS above the baseline ≈ ${measured.map((r) => `${ratio(r).toFixed(1)}×`).join(' / ')} the data) before they go to GPU buffers; ` +
+        `(renderer RSS above the baseline ≈ ${measured.filter((r) => r.dataBytes >= 0.25e9).map((r) => `${ratio(r).toFixed(1)}× for ${r.graph} as ${r.mode}`).join(', ')} ` +
+        'of the data; RSS of the smaller graphs is dominated by what earlier workers left resident) before they go to GPU buffers; ' +
         'both are released after creation (one component at a time, as the app does). What stands in the way of ≤ 0.6 GB: the UNet is one graph ' +
         'of 1.14 GB (int8 convs; 0.86 GB with --conv-int4, still over). Ways there: split the UNet into two graphs (down+mid / up, ~0.57 GB ' +
         'each) created one after the other; or an ORT that streams external data per initializer from a Blob (byte ranges) instead of ' +

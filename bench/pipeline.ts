@@ -362,6 +362,18 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
     lines.push('');
     lines.push(`CPU profile of the generation worker (1 kHz sampling during the whole run), ${r.device}, the last warm job (${s.totalMs.toFixed(0)} ms sampled, window = the job's ${r.profile.job.ms.toFixed(0)} ms): by owner — ` +
       Object.entries(s.byOwner).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ') + '.');
+    const idle = s.byOwner['(idle)'] ?? 0;
+    if (idle > 0.5 * s.totalMs) {
+      lines.push('');
+      lines.push(
+        `The worker was idle ${((100 * idle) / s.totalMs).toFixed(1)}% of this job: it was waiting for the GPU, not running JavaScript. ` +
+          "On the WebGPU EP, session.run() resolves once ORT has submitted its kernels; the GPU's time then lands in the next await that needs " +
+          'results (the final latents readback, the decoder output), outside Σ ORT run. So the overhead above is GPU time counted as ' +
+          'non-ORT time; the JS actually spent outside ORT in this job is ' +
+          `${Object.entries(s.byOwner).filter(([k]) => !/onnxruntime|idle/.test(k)).reduce((a, [, v]) => a + v, 0).toFixed(0)} ms. ` +
+          'Measuring ORT time until device.queue.onSubmittedWorkDone() (a benchmark-only switch) would attribute it correctly: proposed in /tmp/proposed.',
+      );
+    }
     lines.push('');
     lines.push('| function outside onnxruntime (self time, idle excluded) | ms |');
     lines.push('|---|---:|');

@@ -101,6 +101,10 @@ try {
           app = undefined;
           const r = await runHeapBench({}, log);
           markdown = r.markdown;
+          const a = r.adapter as { vendor?: string; architecture?: string; isFallbackAdapter?: boolean; features?: string[]; maxBufferSize?: number } | undefined;
+          if (a && adapterLine.startsWith('not probed')) {
+            adapterLine = `${a.vendor} ${a.architecture}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}, shader-f16 ${a.features?.includes('shader-f16') ? 'yes' : 'no'}, maxBufferSize ${((a.maxBufferSize ?? 0) / 2 ** 30).toFixed(2)} GiB`;
+          }
           break;
         }
       }
@@ -116,7 +120,6 @@ try {
   await app?.close();
 }
 
-if (chromiumVersion === 'not started' && only.some((s) => s === 'pipeline' || s === 'mux' || s === 'heap')) chromiumVersion = '?';
 if (chromiumVersion === 'not started') {
   try {
     chromiumVersion = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
@@ -132,7 +135,7 @@ const header = [
   `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpuModel()}, ${cpus().length} cores, ` +
     `${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, no GPU; node ${process.version}; Chromium ${chromiumVersion}; WebGPU adapter: ${adapterLine}. ` +
     `The machine was shared with other work while this ran: 1-minute load average ${loads.map((l) => l[0].toFixed(1)).join(' → ')} ` +
-    `(max ${maxLoad.toFixed(1)} on ${cpus().length} cores), so absolute times are pessimistic; ratios (overhead, readbacks, FLOPs) are not affected.`,
+    `(max ${maxLoad.toFixed(1)} on ${cpus().length} cores), so absolute times are pessimistic (the overhead ratios less so; readback counts and FLOPs not at all).`,
   '',
   `Sections: ${SECTIONS.filter((s) => results.has(s)).map((s) => `${s} (${results.get(s)!.seconds.toFixed(0)} s)`).join(', ')}.`,
 ];
