@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { preview } from 'vite';
-import { launchBrowser, ROOT } from '../e2e/harness.ts';
+import { callHarness, launchBrowser, ROOT } from '../e2e/harness.ts';
 import type { HarnessApi, PipelineJob, PipelineJobReport } from '../src/devtools/api.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -70,14 +70,7 @@ export async function openBenchApp(opts: { reuse?: boolean; log?: (s: string) =>
       context,
       page,
       origin,
-      harness: (method, ...args) =>
-        page.evaluate(
-          ([m, a]) => {
-            const h = (globalThis as unknown as { __svdHarness: Record<string, (...x: unknown[]) => unknown> }).__svdHarness;
-            return h[m](...a);
-          },
-          [method, args] as [string, unknown[]],
-        ) as never,
+      harness: (method, ...args) => callHarness(page, method, ...args),
       async close() {
         await b.close().catch(() => undefined);
         await server.close();

@@ -138,15 +138,7 @@ export async function openApp(path = '/'): Promise<AppSession> {
         await page.screenshot({ path: file, fullPage: true });
         return file;
       },
-      harness: (method, ...args) =>
-        page.evaluate(
-          ([m, a]) => {
-            const h = (globalThis as unknown as { __svdHarness?: Record<string, (...x: unknown[]) => unknown> }).__svdHarness;
-            if (!h) throw new Error('window.__svdHarness missing: open /harness.html');
-            return h[m](...a);
-          },
-          [method, args] as [string, unknown[]],
-        ) as never,
+      harness: (method, ...args) => callHarness(page, method, ...args),
       async close() {
         await b.close().catch(() => undefined);
         await preview.close();
@@ -157,4 +149,16 @@ export async function openApp(path = '/'): Promise<AppSession> {
     await preview.close();
     throw err;
   }
+}
+
+/** Calls window.__svdHarness[method](...args) in a page that has loaded harness.html. */
+export function callHarness<K extends keyof HarnessApi>(page: Page, method: K, ...args: Parameters<HarnessApi[K]>): Promise<Awaited<ReturnType<HarnessApi[K]>>> {
+  return page.evaluate(
+    ([m, a]) => {
+      const h = (globalThis as unknown as { __svdHarness?: Record<string, (...x: unknown[]) => unknown> }).__svdHarness;
+      if (!h) throw new Error('window.__svdHarness missing: open /harness.html');
+      return h[m](...a);
+    },
+    [method, args] as [string, unknown[]],
+  ) as never;
 }

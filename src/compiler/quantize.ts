@@ -32,17 +32,7 @@ export function quantizeInt4Blocks(weight: Float32Array, n: number, k: number, r
   for (let row = 0; row < n; row++) {
     for (let b = 0; b < blocks; b++) {
       const start = row * k + b * INT4_BLOCK;
-      let extreme = 0;
-      let extremeAbs = 0;
-      for (let i = 0; i < INT4_BLOCK; i++) {
-        const v = weight[start + i];
-        const a = Math.abs(v);
-        if (a > extremeAbs) {
-          extreme = v;
-          extremeAbs = a;
-        }
-      }
-      const scale = roundScale(extreme / -8);
+      const scale = roundScale(blockExtreme(weight, start, 1) / -8);
       const inv = scale === 0 ? 0 : 1 / scale;
       scales[row * blocks + b] = scale;
       const out = (row * blocks + b) * (INT4_BLOCK / 2);
@@ -151,17 +141,7 @@ export function quantizeInt4ConvBlocks(weight: Float32Array, outChannels: number
       for (let t = 0; t < taps; t++) {
         // element (o, b·32 + j, t) sits at ((o·I + b·32 + j)·taps + t)
         const first = (o * inChannels + b * INT4_BLOCK) * taps + t;
-        let extreme = 0;
-        let extremeAbs = 0;
-        for (let j = 0; j < INT4_BLOCK; j++) {
-          const v = weight[first + j * taps];
-          const a = Math.abs(v);
-          if (a > extremeAbs) {
-            extreme = v;
-            extremeAbs = a;
-          }
-        }
-        const scale = roundScale(extreme / -8);
+        const scale = roundScale(blockExtreme(weight, first, taps) / -8);
         const inv = scale === 0 ? 0 : 1 / scale;
         scales[(o * blocks + b) * taps + t] = scale;
         for (let j = 0; j < INT4_BLOCK; j++) q[first + j * taps] = clamp(Math.round(weight[first + j * taps] * inv), -8, 7);
@@ -187,6 +167,21 @@ export function quantizeInt4ConvBlocks(weight: Float32Array, outChannels: number
       return dequantized;
     },
   };
+}
+
+/** The signed value of largest magnitude among the INT4_BLOCK elements at start, start + stride, … (first one wins ties). */
+function blockExtreme(weight: Float32Array, start: number, stride: number): number {
+  let extreme = 0;
+  let extremeAbs = 0;
+  for (let i = 0; i < INT4_BLOCK; i++) {
+    const v = weight[start + i * stride];
+    const a = Math.abs(v);
+    if (a > extremeAbs) {
+      extreme = v;
+      extremeAbs = a;
+    }
+  }
+  return extreme;
 }
 
 function clamp(x: number, lo: number, hi: number): number {
