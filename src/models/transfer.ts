@@ -447,7 +447,12 @@ export async function downloadFiles(job: DownloadJob): Promise<TransferStats> {
   }
   progress.phase = 'finishing';
   progress.emit(true);
-  await store.writeText(MANIFEST_NAME, job.manifestText);
+  return commitModel(store, job.manifestText, progress, stats, t0);
+}
+
+/** Every file is in and verified: manifest.json goes in last (it marks the model complete), the pending copy goes. */
+async function commitModel(store: FolderStore, manifestText: string, progress: Progress, stats: TransferStats, t0: number): Promise<TransferStats> {
+  await store.writeText(MANIFEST_NAME, manifestText);
   await store.remove(PENDING_MANIFEST_NAME);
   progress.phase = 'done';
   progress.message = undefined;
@@ -529,11 +534,5 @@ export async function importFiles(job: ImportJob): Promise<TransferStats> {
     });
   }
   stats.networkBytes = 0;
-  await store.writeText(MANIFEST_NAME, job.manifestText);
-  await store.remove(PENDING_MANIFEST_NAME);
-  progress.phase = 'done';
-  progress.message = undefined;
-  progress.emit(true);
-  stats.ms = Date.now() - t0;
-  return stats;
+  return commitModel(store, job.manifestText, progress, stats, t0);
 }

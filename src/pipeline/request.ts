@@ -65,17 +65,8 @@ export type FieldName = keyof SvdRequest;
 export const SEGMIND_FIELDS = ['fps', 'motion', 'seed', 'cond_aug', 'frames', 'resize_method', 'base64'] as const;
 export type SegmindField = (typeof SEGMIND_FIELDS)[number];
 
-/** The exact JSON body of POST https://api.segmind.com/v1/svd. */
-export interface SegmindBody {
-  image: string;
-  fps: number;
-  motion: number;
-  seed: number;
-  cond_aug: number;
-  frames: number;
-  resize_method: ResizeMethod;
-  base64: boolean;
-}
+/** The exact JSON body of POST https://api.segmind.com/v1/svd: the image and the Segmind fields of a request. */
+export type SegmindBody = { image: string } & Pick<SvdRequest, SegmindField>;
 
 export interface FieldSpec {
   name: FieldName;
