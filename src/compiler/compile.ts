@@ -12,6 +12,8 @@ export interface CompiledGraph {
   model: WrittenFile;
   externalData: WrittenFile[];
   nodeCount: number;
+  /** each input's dimensions (numbers or symbolic names), for the manifest */
+  inputs: Record<string, (number | string)[]>;
 }
 
 export interface CompileGraphOptions extends BuildOptions {
@@ -27,5 +29,5 @@ export function compileGraph(name: string, weights: WeightStore, options: Compil
   weights.assertAllTaken();
   const externalData = sink.finish();
   const model = writeHashedFile(options.outDir, `${name}.onnx`, graph.toBytes({ docString: `svd-web ${name} (${options.precision.name})` }));
-  return { name, model, externalData, nodeCount: graph.nodeCount };
+  return { name, model, externalData, nodeCount: graph.nodeCount, inputs: graph.inputDims() };
 }

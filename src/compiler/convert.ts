@@ -126,7 +126,7 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
     attention,
     requiredFeatures: precision.activation === 'float16' ? ['shader-f16'] : [],
     graphs: Object.fromEntries(
-      graphs.map((g) => [g.name, { model: g.model.path, externalData: g.externalData.map((f) => f.path), nodeCount: g.nodeCount }]),
+      graphs.map((g) => [g.name, { model: g.model.path, externalData: g.externalData.map((f) => f.path), nodeCount: g.nodeCount, inputs: g.inputs }]),
     ) as ModelManifest['graphs'],
     files,
     totalBytes: files.reduce((a, f) => a + f.bytes, 0),

@@ -26,6 +26,8 @@ export interface ManifestGraph {
   /** external-data files, each passed to ORT as `{path, data}` with `path` = the initializer location */
   externalData: string[];
   nodeCount: number;
+  /** each input's dimensions as compiled: a number, or the symbolic name the compiler gave it (absent before v0.2) */
+  inputs?: Record<string, (number | string)[]>;
 }
 
 export interface PipelineFacts {
@@ -91,6 +93,11 @@ export function parseManifest(raw: unknown, where = 'manifest.json'): ModelManif
   for (const name of GRAPH_NAMES) if (!m!.graphs?.[name]) fail(`graph "${name}" is missing`);
   for (const [name, g] of Object.entries(m!.graphs!)) {
     for (const p of [g!.model, ...g!.externalData]) if (!files.has(p)) fail(`graph "${name}" refers to ${p}, which is not in "files"`);
+    for (const [input, dims] of Object.entries(g!.inputs ?? {})) {
+      if (!Array.isArray(dims) || !dims.every((d) => (typeof d === 'number' && Number.isInteger(d) && d >= 0) || (typeof d === 'string' && d.length > 0))) {
+        fail(`graph "${name}" input "${input}" has dimensions ${JSON.stringify(dims)}; expected a list of sizes and names`);
+      }
+    }
   }
   if (!m!.pipeline) fail('has no "pipeline" facts');
   return m as ModelManifest;

@@ -176,6 +176,13 @@ export class Graph {
     return this.nodes.length;
   }
 
+  /** Each graph input's dimensions: numbers, or the symbolic names given to `input()`. */
+  inputDims(): Record<string, Dim[]> {
+    return Object.fromEntries(
+      this.inputs.map((vi) => [vi.name!, (vi.type!.tensorType!.shape!.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)))]),
+    );
+  }
+
   /** Serialises the model. Deterministic: same build → same bytes. */
   toBytes(meta: { producer?: string; docString?: string } = {}): Uint8Array {
     const opsetImport: proto.IOperatorSetIdProto[] = [{ domain: '', version: this.options.opset }];
