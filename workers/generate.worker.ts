@@ -87,10 +87,13 @@ async function generate(id: number, message: Extract<ToWorker, { kind: 'generate
   const controller = new AbortController();
   job = { id, controller };
   const started = performance.now();
-  const before = { ...runtime.stats };
+  const clock = runtime.stats;
+  await clock.settled();
+  const before = { busy: clock.busyMs, call: clock.callMs, create: clock.createMs };
   const result = await generateFrames(runtime, manifest, message.image, checked.request, {
     latents: message.latents,
     keepFloatFrames: message.floatFrames,
+    graphCapture: message.graphCapture,
     signal: controller.signal,
     onProgress: (p) => post('progress', id, p),
     onFrames: (batch) => post('frames', id, batch),
@@ -103,12 +106,14 @@ async function generate(id: number, message: Extract<ToWorker, { kind: 'generate
     frameCount: result.frames.length,
     timings: {
       ...result.timings,
-      ortRun: runtime.stats.runMs - before.runMs,
-      ortCreate: runtime.stats.createMs - before.createMs,
+      ortRun: (await clock.settled(), clock.busyMs - before.busy),
+      ortCall: clock.callMs - before.call,
+      ortCreate: clock.createMs - before.create,
       total: performance.now() - started,
     },
     readbacks: result.readbacks,
     loop: result.loop,
+    graphCapture: result.graphCapture,
   });
 }
 

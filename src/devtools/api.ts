@@ -91,11 +91,13 @@ export interface PipelineJob {
   floatFrames?: boolean;
   /** sends cancel when this denoise step is reported */
   cancelAtDenoiseStep?: number;
+  /** WebGPU: capture the UNet's GPU commands (default on) */
+  graphCapture?: boolean;
 }
 
 export interface PipelineJobReport {
   outcome: 'result' | 'cancelled' | 'error';
-  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu' };
+  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu'; graphCapture: { on: boolean; reason?: string } };
   error?: { code: string; message: string };
   progress: { stage: string; step: number; total: number; etaSeconds?: number }[];
   frameBatches: number;

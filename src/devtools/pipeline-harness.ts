@@ -25,6 +25,7 @@ async function runJob(client: WorkerClient, job: PipelineJob): Promise<PipelineJ
       request: job.request as never,
       latents: job.latents ? Float32Array.from(job.latents) : undefined,
       floatFrames: job.floatFrames,
+      graphCapture: job.graphCapture,
     },
     {
       onProgress: (p) => {

@@ -5,7 +5,7 @@
  *   nothing is read back until the loop ends (one readback of the final latents).
  */
 import type { GraphName, ModelManifest } from '../models/manifest.ts';
-import type { DeviceResidency, DeviceTensor, GraphSession, Tensor32 } from '../runtime/types.ts';
+import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../runtime/types.ts';
 import { eulerStep, eulerStepCoefficients, scaleModelInput, sqrtSigmaSqPlusOne, type EulerSchedule } from '../numerics/scheduler.ts';
 import { applyGuidance } from '../numerics/guidance.ts';
 
@@ -35,6 +35,8 @@ export interface DenoiseInput {
   dims: LatentDims;
   /** run the two guidance halves as two batch-1 UNet calls (less memory; CPU loop only) */
   splitGuidanceBatch?: boolean;
+  /** device loop: record the UNet's GPU commands at the first step and replay them at the others */
+  capture?: boolean;
   /** called before each step (rejects to cancel) and after it */
   beforeStep(i: number): Promise<void>;
   afterStep(i: number): void;
@@ -42,6 +44,7 @@ export interface DenoiseInput {
 
 /** Opens a session (the pipeline times it as loading). */
 export type Opener<S> = (graph: GraphName) => Promise<S>;
+export type DeviceOpener = (graph: GraphName, options: DeviceSessionOptions) => Promise<DeviceSession>;
 
 /** The UNet's input for one step: per batch half, [latents/√(σ²+1) ‖ image latents] on the channel axis. */
 function unetSample(scaled: Float32Array, imageLatents: Float32Array, d: LatentDims): Float32Array {
@@ -93,55 +96,89 @@ export function canDenoiseOnDevice(manifest: ModelManifest, d: LatentDims): bool
   return Boolean(manifest.graphs[d.batch === 2 ? 'denoise_step_cfg' : 'denoise_step']);
 }
 
-export async function denoiseOnDevice(device: DeviceResidency, open: Opener<import('../runtime/types.ts').DeviceSession>, input: DenoiseInput): Promise<Float32Array> {
+/** What the device loop did beyond its result. */
+export interface DeviceLoopReport {
+  latents: Float32Array;
+  /** whether the UNet's runs replayed captured GPU commands, and why not */
+  capture: DeviceSession['capture'];
+}
+
+/**
+ * The loop on the device. Every buffer is allocated once, before the first step: the UNet reads `sample` and
+ * `timestep` and writes `noise_pred`; the step graph reads those and writes the next latents (two buffers, used in
+ * turn) and the next `sample`. With `capture`, the UNet's GPU commands are recorded at the first step and replayed
+ * at the others (the runtime keeps the buffers they were recorded on). Per step the CPU only writes the timestep
+ * (4 bytes) and passes the step's four scheduler coefficients; nothing comes back until the final latents.
+ *
+ * One step is kept in flight: step i is queued before the loop waits for the device to finish step i − 1, so the
+ * GPU never idles while the CPU queues the next step, and each step is reported when the device has really done
+ * it (progress, ETA and cancel follow the GPU, not the queue).
+ */
+export async function denoiseOnDevice(device: DeviceResidency, open: DeviceOpener, input: DenoiseInput): Promise<DeviceLoopReport> {
   const { schedule, dims: d } = input;
   const latentDims = [1, d.F, d.C, d.h, d.w];
+  const batchDims = [d.batch, d.F, d.C, d.h, d.w];
+  const sampleDims = [d.batch, d.F, 2 * d.C, d.h, d.w];
   const imageLatentsCpu = batchedImageLatents(input.imageLatent, d);
   const owned: DeviceTensor[] = [];
   const keep = (t: DeviceTensor) => (owned.push(t), t);
-  // Inputs that every step reads, uploaded once.
-  const imageLatents = keep(device.upload({ data: imageLatentsCpu, dims: [d.batch, d.F, d.C, d.h, d.w] }));
-  const embeds = keep(device.upload({ data: input.embeds, dims: [d.batch, 1, d.D] }));
-  const timeIds = keep(device.upload({ data: input.timeIds, dims: [d.batch, 3] }));
-  const guidance = d.batch === 2 ? keep(device.upload({ data: input.scales, dims: [d.F] })) : undefined;
-
-  const unet = await open('unet');
-  const step = await open(d.batch === 2 ? 'denoise_step_cfg' : 'denoise_step');
-  let latents: DeviceTensor | Tensor32 = { data: input.latents, dims: latentDims };
-  let sample: DeviceTensor | Tensor32 = { data: unetSample(scaleModelInput(input.latents, schedule.sigmas[0]), imageLatentsCpu, d), dims: [d.batch, d.F, 2 * d.C, d.h, d.w] };
-  const release = (t: DeviceTensor | Tensor32) => 'dispose' in t && t.dispose();
+  let inFlight: Promise<void> | undefined; // the device finishing the step queued last
+  let unet: DeviceSession | undefined;
+  let step: DeviceSession | undefined;
   try {
-    for (let i = 0; i < schedule.timesteps.length; i++) {
+    // Inputs that every step reads, uploaded once.
+    const imageLatents = keep(device.upload({ data: imageLatentsCpu, dims: batchDims }));
+    const embeds = keep(device.upload({ data: input.embeds, dims: [d.batch, 1, d.D] }));
+    const timeIds = keep(device.upload({ data: input.timeIds, dims: [d.batch, 3] }));
+    const guidance = d.batch === 2 ? keep(device.upload({ data: input.scales, dims: [d.F] })) : undefined;
+    // The loop's own buffers.
+    const sample = keep(device.upload({ data: unetSample(scaleModelInput(input.latents, schedule.sigmas[0]), imageLatentsCpu, d), dims: sampleDims }));
+    const timestep = keep(device.upload({ data: Float32Array.of(schedule.timesteps[0]), dims: [1] }));
+    const noisePred = keep(device.allocate(batchDims));
+    const latents = [keep(device.upload({ data: input.latents, dims: latentDims })), keep(device.allocate(latentDims))];
+
+    unet = await open('unet', {
+      shapes: { sample: sampleDims, timestep: [1], encoder_hidden_states: [d.batch, 1, d.D], added_time_ids: [d.batch, 3] },
+      capture: input.capture,
+    });
+    step = await open(d.batch === 2 ? 'denoise_step_cfg' : 'denoise_step', {
+      shapes: { latents: latentDims, noise_pred: batchDims, image_latents: batchDims, coefs: [4], next_divisor: [1], ...(guidance ? { guidance: [d.F] } : {}) },
+    });
+
+    const steps = schedule.timesteps.length;
+    for (let i = 0; i < steps; i++) {
       await input.beforeStep(i);
-      const { noise_pred } = await unet.run({
-        sample,
-        timestep: { data: Float32Array.of(schedule.timesteps[i]), dims: [1] },
-        encoder_hidden_states: embeds,
-        added_time_ids: timeIds,
-      });
+      if (i > 0) device.write(timestep, Float32Array.of(schedule.timesteps[i]));
+      await unet.run({ sample, timestep, encoder_hidden_states: embeds, added_time_ids: timeIds }, { noise_pred: noisePred });
       const c = eulerStepCoefficients(schedule.sigmas[i], schedule.sigmas[i + 1]);
-      const next = await step.run({
-        latents,
-        noise_pred,
-        image_latents: imageLatents,
-        coefs: { data: Float32Array.of(c.cOut, c.sigmaSqPlusOne, c.sigma, c.dt), dims: [4] },
-        next_divisor: { data: Float32Array.of(sqrtSigmaSqPlusOne(schedule.sigmas[i + 1])), dims: [1] },
-        ...(guidance ? { guidance } : {}),
-      });
-      noise_pred.dispose();
-      release(latents);
-      release(sample);
-      latents = next.latents_next;
-      sample = next.sample_next;
-      input.afterStep(i);
+      await step.run(
+        {
+          latents: latents[i % 2],
+          noise_pred: noisePred,
+          image_latents: imageLatents,
+          coefs: { data: Float32Array.of(c.cOut, c.sigmaSqPlusOne, c.sigma, c.dt), dims: [4] },
+          next_divisor: { data: Float32Array.of(sqrtSigmaSqPlusOne(schedule.sigmas[i + 1])), dims: [1] },
+          ...(guidance ? { guidance } : {}),
+        },
+        { latents_next: latents[(i + 1) % 2], sample_next: sample },
+      );
+      const done = device.whenIdle();
+      if (inFlight) {
+        await inFlight;
+        input.afterStep(i - 1);
+      }
+      inFlight = done;
     }
-    return (await device.read(latents as DeviceTensor)).data;
+    await inFlight;
+    inFlight = undefined;
+    if (steps > 0) input.afterStep(steps - 1);
+    return { latents: (await device.read(latents[steps % 2])).data, capture: unet.capture };
   } finally {
-    release(latents);
-    release(sample);
+    // a cancelled or failed loop may leave a step on the device: let it finish before its buffers go
+    await inFlight?.catch(() => undefined);
     for (const t of owned) t.dispose();
-    await unet.release();
-    await step.release();
+    await unet?.release();
+    await step?.release();
   }
 }
 

@@ -41,6 +41,8 @@ export interface GenerateOptions {
   latents?: Float32Array;
   /** run the two classifier-free-guidance halves as two batch-1 UNet calls (less memory) */
   splitGuidanceBatch?: boolean;
+  /** on the device loop, capture the UNet's GPU commands once and replay them (default: on) */
+  graphCapture?: boolean;
   /** keep float frames in FrameBatch.float */
   keepFloatFrames?: boolean;
   signal?: AbortSignal;
@@ -59,6 +61,8 @@ export interface GenerateResult {
   /** device → CPU copies during the denoising loop (the CPU loop reads every UNet output back) */
   readbacks: { denoise: number };
   loop: 'device' | 'cpu';
+  /** whether the device loop replayed captured UNet commands, and why not */
+  graphCapture: { on: boolean; reason?: string };
 }
 
 export class CancelledError extends Error {
@@ -177,15 +181,24 @@ export async function generateFrames(
   };
   let device = runtime.resident && !options.splitGuidanceBatch && canDenoiseOnDevice(manifest, dims) ? runtime.resident : undefined;
   const readbacksBefore = device?.readbacks ?? 0;
+  let graphCapture: GenerateResult['graphCapture'] = { on: false, reason: device ? 'not asked for' : 'the loop runs on the CPU' };
   try {
-    latents = await timed('denoise', () => (device ? denoiseOnDevice(device!, (g) => timed('load', () => device!.open(g)), loop) : denoiseOnCpu(open, loop)));
+    latents = await timed('denoise', async () => {
+      if (!device) return denoiseOnCpu(open, loop);
+      const onDevice = await denoiseOnDevice(device, (g, o) => timed('load', () => device!.open(g, o)), { ...loop, capture: options.graphCapture ?? true });
+      graphCapture = onDevice.capture;
+      return onDevice.latents;
+    });
   } catch (e) {
     // Out of memory with the guidance batch of 2: start the loop again with the two halves as separate UNet calls.
     if (batch === 1 || loop.splitGuidanceBatch || !isOutOfMemory(e)) throw e;
     device = undefined;
-    latents = await timed('denoise', () => denoiseOnCpu(open, { ...loop, splitGuidanceBatch: true }));
+    loop.splitGuidanceBatch = true;
+    graphCapture = { on: false, reason: 'out of memory with the guidance batch of 2: the loop ran again as batch-1 calls on the CPU side' };
+    latents = await timed('denoise', () => denoiseOnCpu(open, loop));
   }
-  const readbacks = { denoise: device ? device.readbacks - readbacksBefore : schedule.timesteps.length };
+  // the CPU loop reads every UNet output back: one per step, two when the guidance halves run apart
+  const readbacks = { denoise: device ? device.readbacks - readbacksBefore : schedule.timesteps.length * (loop.splitGuidanceBatch && batch === 2 ? 2 : 1) };
   const frameLatent = C * h * w;
 
   // 9. Decode latents / scaling_factor in chunks; each chunk is one temporal window of the decoder.
@@ -208,7 +221,7 @@ export async function generateFrames(
   } finally {
     await decoder.release();
   }
-  return { seed, width, height, fps: request.fps, frames, framing, timings, readbacks, loop: device ? 'device' : 'cpu' };
+  return { seed, width, height, fps: request.fps, frames, framing, timings, readbacks, loop: device ? 'device' : 'cpu', graphCapture };
 }
 
 function postprocess(t: Tensor32, n: number, height: number, width: number, keepFloat?: boolean) {

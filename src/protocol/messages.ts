@@ -44,6 +44,8 @@ export interface GenerateRequest {
   latents?: Float32Array;
   /** also send float frames [n,3,H,W] with each batch (parity tests) */
   floatFrames?: boolean;
+  /** WebGPU: capture the UNet's GPU commands once and replay them at every step (default on; off to compare) */
+  graphCapture?: boolean;
 }
 
 export interface ResultInfo {
@@ -52,12 +54,18 @@ export interface ResultInfo {
   height: number;
   fps: number;
   frameCount: number;
-  /** milliseconds per stage, and ORT's own run/create time */
-  timings: { load: number; encode: number; denoise: number; decode: number; ortRun: number; ortCreate: number; total: number };
+  /**
+   * Milliseconds: per stage; `ortRun` = wall time with ORT work outstanding (from each run() call until the device
+   * finished it; overlapping runs count once); `ortCall` = time inside run() calls (on WebGPU they return once the
+   * work is queued); `ortCreate` = creating sessions; `total` = the whole job in the worker.
+   */
+  timings: { load: number; encode: number; denoise: number; decode: number; ortRun: number; ortCall: number; ortCreate: number; total: number };
   /** device → CPU copies in the denoising loop: 1 when it stays on the GPU, one per step otherwise */
   readbacks: { denoise: number };
   /** where the denoising loop ran */
   loop: 'device' | 'cpu';
+  /** whether the device loop replayed captured UNet commands, and why not */
+  graphCapture: { on: boolean; reason?: string };
 }
 
 export type WorkerErrorCode = 'invalid-request' | 'invalid-image' | 'model' | 'device' | 'out-of-memory' | 'busy' | 'internal';

@@ -30,10 +30,15 @@ export class NodeRuntime implements ModelRuntime {
       async run(feeds: Record<string, Tensor32>) {
         const inputs: Record<string, ort.Tensor> = {};
         for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor('float32', v.data, v.dims);
-        const t = performance.now();
-        const out = await session.run(inputs);
-        stats.runMs += performance.now() - t;
-        stats.runs++;
+        // onnxruntime-node returns outputs on the CPU: the run is over when the call returns
+        const span = stats.begin();
+        let out: ort.InferenceSession.OnnxValueMapType;
+        try {
+          out = await session.run(inputs);
+        } finally {
+          stats.returned(span);
+          stats.finish(span);
+        }
         return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { data: v.data as Float32Array, dims: [...v.dims] }]));
       },
       release: () => session.release(),

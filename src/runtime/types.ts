@@ -1,8 +1,10 @@
 /**
  * One interface over onnxruntime-web (worker) and onnxruntime-node (CLI) sessions, so the pipeline never
- * knows which it runs on. Tensors cross it as float32 CPU arrays; each runtime counts its own time in ORT.
+ * knows which it runs on. Tensors cross it as float32 CPU arrays; each runtime counts its own time in ORT
+ * (./clock.ts). Where tensors can stay on the device between runs (WebGPU), `resident` offers that too.
  */
 import type { GraphName } from '../models/manifest.ts';
+import { RunClock } from './clock.ts';
 
 export interface Tensor32 {
   data: Float32Array;
@@ -16,25 +18,18 @@ export interface GraphSession {
   release(): Promise<void>;
 }
 
-export interface RuntimeStats {
-  /** milliseconds spent inside ORT run() calls */
-  runMs: number;
-  /** milliseconds spent creating sessions */
-  createMs: number;
-  runs: number;
-}
-
 export interface ModelRuntime {
   readonly device: DeviceKind;
-  readonly stats: RuntimeStats;
+  /** time in ORT: creating sessions, inside run(), and until the device finished each run */
+  readonly stats: RunClock;
   /** Creates the session of one graph. Callers release it when done, so at most one big graph is resident. */
   open(graph: GraphName): Promise<GraphSession>;
   /** Present where tensors can stay on the device between runs (WebGPU). */
   readonly resident?: DeviceResidency;
 }
 
-export function newStats(): RuntimeStats {
-  return { runMs: 0, createMs: 0, runs: 0 };
+export function newStats(): RunClock {
+  return new RunClock();
 }
 
 /** A tensor kept in the runtime's device memory (a GPU buffer on WebGPU); opaque to the pipeline. */
@@ -43,18 +38,43 @@ export interface DeviceTensor {
   dispose(): void;
 }
 
+export interface DeviceSessionOptions {
+  /**
+   * The shape of every input for the runs to come. The runtime fixes the graph's symbolic dimensions to them, so
+   * ORT folds the shape arithmetic away at creation (every node then runs on the device).
+   */
+  shapes: Record<string, readonly number[]>;
+  /**
+   * Record the GPU commands of the first run and replay them at every later run (ORT's graph capture). Needs every
+   * input and output to be the same device tensor at every run. Ignored where the session cannot be captured
+   * (`DeviceSession.capture` says so and why).
+   */
+  capture?: boolean;
+}
+
 export interface DeviceSession {
-  /** Runs with inputs from the CPU or the device; every output stays on the device. */
-  run(feeds: Record<string, Tensor32 | DeviceTensor>): Promise<Record<string, DeviceTensor>>;
+  /**
+   * Runs on inputs from the CPU or the device, writing each output into the device tensor given for it. Outputs are
+   * allocated by the caller, once: no allocation per run, and the same buffers every time (as graph capture needs).
+   */
+  run(feeds: Record<string, Tensor32 | DeviceTensor>, outputs: Record<string, DeviceTensor>): Promise<void>;
+  /** whether runs replay captured GPU commands, and why not when they do not */
+  readonly capture: { on: true } | { on: false; reason: string };
   release(): Promise<void>;
 }
 
 /** Device-resident execution (WebGPU): whole loops run without copying tensors back to the CPU. */
 export interface DeviceResidency {
-  open(graph: GraphName): Promise<DeviceSession>;
-  /** Copies a CPU tensor to the device once, for inputs used at every step. */
+  open(graph: GraphName, options: DeviceSessionOptions): Promise<DeviceSession>;
+  /** A new device tensor holding a copy of a CPU tensor. */
   upload(t: Tensor32): DeviceTensor;
+  /** A new device tensor of zeros. */
+  allocate(dims: readonly number[]): DeviceTensor;
+  /** Overwrites a device tensor with CPU data; ordered after the work submitted before, and before the work after. */
+  write(t: DeviceTensor, data: Float32Array): void;
   /** Copies a device tensor to the CPU; every call is counted in `readbacks`. */
   read(t: DeviceTensor): Promise<Tensor32>;
+  /** Resolves when the device has finished all the work submitted so far (no data is copied). */
+  whenIdle(): Promise<void>;
   readonly readbacks: number;
 }

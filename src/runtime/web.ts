@@ -5,7 +5,8 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
-import { newStats, type DeviceResidency, type DeviceSession, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
+import { newStats, type DeviceResidency, type DeviceSession, type DeviceSessionOptions, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
+import { staticDimensions } from './shapes.ts';
 import { ortWasmPaths } from './assets.ts';
 
 /** Reads one file of a model folder (from OPFS, or over HTTP). */
@@ -64,6 +65,15 @@ export async function requestGpu(): Promise<GpuSetup | { error: string }> {
   };
 }
 
+export interface SessionSetup {
+  /** keep every output in a GPU buffer */
+  outputsOnGpu?: boolean;
+  /** symbolic dimensions fixed at creation (ORT's freeDimensionOverrides) */
+  dimensions?: Record<string, number>;
+  /** ORT graph capture: the first run is recorded, later runs replay it */
+  capture?: boolean;
+}
+
 export class WebRuntime implements ModelRuntime {
   readonly stats = newStats();
   readonly resident?: DeviceResidency;
@@ -75,11 +85,11 @@ export class WebRuntime implements ModelRuntime {
     private readonly gpu?: GpuSetup,
   ) {
     configureOrt();
-    if (device === 'webgpu' && gpu) this.resident = new WebGpuResidency(this, gpu.device);
+    if (device === 'webgpu' && gpu) this.resident = new WebGpuResidency(this, manifest, gpu.device);
   }
 
-  /** Creates an ORT session of one graph; `outputsOnGpu` keeps every output in a GPU buffer. */
-  async createSession(graph: GraphName, outputsOnGpu = false): Promise<ort.InferenceSession> {
+  /** Creates an ORT session of one graph from the model's files. */
+  async createSession(graph: GraphName, setup: SessionSetup = {}): Promise<ort.InferenceSession> {
     const entry = graphEntry(this.manifest, graph);
     const t0 = performance.now();
     const model = await this.files.read(entry.model);
@@ -87,22 +97,46 @@ export class WebRuntime implements ModelRuntime {
     const externalData = await Promise.all(entry.externalData.map(async (path) => ({ path, data: await this.files.read(path) })));
     const ep: ort.InferenceSession.ExecutionProviderConfig =
       this.device === 'webgpu' ? ({ name: 'webgpu', device: this.gpu?.device } as ort.InferenceSession.ExecutionProviderConfig) : 'wasm';
-    const session = await ort.InferenceSession.create(modelBytes, {
-      executionProviders: [ep],
-      externalData: externalData as ort.InferenceSession.SessionOptions['externalData'],
-      graphOptimizationLevel: 'all',
-      ...(outputsOnGpu ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
-    });
-    this.stats.createMs += performance.now() - t0;
-    return session;
+    try {
+      return await ort.InferenceSession.create(modelBytes, {
+        executionProviders: [ep],
+        externalData: externalData as ort.InferenceSession.SessionOptions['externalData'],
+        graphOptimizationLevel: 'all',
+        ...(setup.outputsOnGpu ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+        ...(setup.dimensions ? { freeDimensionOverrides: setup.dimensions } : {}),
+        ...(setup.capture ? { enableGraphCapture: true } : {}),
+      });
+    } finally {
+      this.stats.createMs += performance.now() - t0;
+    }
   }
 
-  /** session.run with the time spent inside ORT counted. */
-  async timedRun(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const t = performance.now();
-    const out = await session.run(feeds);
-    this.stats.runMs += performance.now() - t;
-    this.stats.runs++;
+  /**
+   * session.run with ORT's time counted: the call itself, and on WebGPU until the device has finished the work the
+   * call queued (run() resolves before that; the span ends when the queue reports it done).
+   */
+  async timedRun(
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    fetches?: Record<string, ort.Tensor>,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const span = this.stats.begin();
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = fetches ? await session.run(feeds, fetches) : await session.run(feeds);
+    } catch (e) {
+      this.stats.returned(span);
+      this.stats.finish(span);
+      throw e;
+    }
+    this.stats.returned(span);
+    const queue = this.device === 'webgpu' ? this.gpu?.device.queue : undefined;
+    if (queue) {
+      const finish = () => this.stats.finish(span);
+      queue.onSubmittedWorkDone().then(finish, finish);
+    } else {
+      this.stats.finish(span);
+    }
     return out;
   }
 
@@ -125,48 +159,156 @@ export class WebRuntime implements ModelRuntime {
   }
 }
 
-/** A GPU buffer owned by ORT (a session output) or by us (an upload). */
+/** A GPU buffer of ours, seen by ORT as a float32 tensor. */
 class GpuTensor implements DeviceTensor {
-  constructor(readonly tensor: ort.Tensor) {}
-  get dims(): readonly number[] {
-    return this.tensor.dims;
+  readonly tensor: ort.Tensor;
+
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly dims: readonly number[],
+  ) {
+    this.tensor = ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims });
   }
+
   dispose(): void {
-    this.tensor.dispose();
+    this.buffer.destroy();
   }
 }
 
-/** Keeps tensors in GPU buffers between runs: outputs come back as GPU tensors and are fed straight in again. */
+/** ORT refuses graph capture at session creation when a node would run on the CPU; this is how it says so. */
+const CAPTURE_REFUSED = /graph capture/i;
+
+/**
+ * Keeps tensors in GPU buffers between runs. Every buffer is ours (uploads, allocations, and pre-allocated outputs
+ * that ORT writes into), so a loop can run on fixed buffers and ORT can capture and replay it.
+ */
 class WebGpuResidency implements DeviceResidency {
   readbacks = 0;
 
-  constructor(private readonly runtime: WebRuntime, private readonly device: GPUDevice) {}
+  constructor(
+    private readonly runtime: WebRuntime,
+    private readonly manifest: ModelManifest,
+    private readonly device: GPUDevice,
+  ) {}
 
-  async open(graph: GraphName): Promise<DeviceSession> {
-    const session = await this.runtime.createSession(graph, true);
+  async open(graph: GraphName, options: DeviceSessionOptions): Promise<DeviceSession> {
+    const inputs = graphEntry(this.manifest, graph).inputs;
+    const dimensions = inputs ? staticDimensions(graph, inputs, options.shapes) : undefined;
+    let capture: DeviceSession['capture'] = { on: false, reason: 'not asked for' };
+    let session: ort.InferenceSession | undefined;
+    if (options.capture && !dimensions) capture = { on: false, reason: 'the model does not record its input shapes (convert it again with this version)' };
+    if (options.capture && dimensions) {
+      try {
+        session = await this.runtime.createSession(graph, { outputsOnGpu: true, dimensions, capture: true });
+        capture = { on: true };
+      } catch (e) {
+        if (!CAPTURE_REFUSED.test(String((e as Error).message))) throw e;
+        capture = { on: false, reason: `onnxruntime refused it: ${(e as Error).message}` };
+      }
+    }
+    session ??= await this.runtime.createSession(graph, { outputsOnGpu: true, dimensions });
+    const ready = session;
+    const toOrt = (v: Tensor32 | DeviceTensor): ort.Tensor => (v instanceof GpuTensor ? v.tensor : new ort.Tensor('float32', (v as Tensor32).data, (v as Tensor32).dims));
+    if (!capture.on) {
+      return {
+        capture,
+        run: async (feeds, outputs) => {
+          const fetches = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, (v as GpuTensor).tensor]));
+          await this.runtime.timedRun(ready, mapValues(feeds, toOrt), fetches);
+        },
+        release: () => ready.release(),
+      };
+    }
+    // A captured session binds its inputs and outputs at the first run and replays onto those very buffers ever
+    // after (onnxruntime-web ignores the tensors of later runs). So it owns them: each run copies the caller's
+    // inputs in and the outputs out, on the device. A loop that keeps the session across jobs stays correct.
+    const bound = new Map<string, GpuTensor>();
+    const boundFor = (name: string, dims: readonly number[]): GpuTensor => {
+      let t = bound.get(name);
+      if (!t) bound.set(name, (t = this.allocate(dims) as GpuTensor));
+      else if (t.dims.join() !== dims.join()) throw new Error(`${graph}: "${name}" was bound as [${t.dims}] and cannot take [${dims}] (the session is captured for fixed shapes)`);
+      return t;
+    };
     return {
-      run: async (feeds) => {
-        const inputs: Record<string, ort.Tensor> = {};
-        for (const [k, v] of Object.entries(feeds)) inputs[k] = v instanceof GpuTensor ? v.tensor : new ort.Tensor('float32', (v as Tensor32).data, (v as Tensor32).dims);
-        const out = await this.runtime.timedRun(session, inputs);
-        return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, new GpuTensor(t)]));
+      capture,
+      run: async (feeds, outputs) => {
+        const copyIn = this.device.createCommandEncoder();
+        const inputsOrt: Record<string, ort.Tensor> = {};
+        for (const [name, v] of Object.entries(feeds)) {
+          const target = boundFor(name, v.dims);
+          if (v instanceof GpuTensor) copyIn.copyBufferToBuffer(v.buffer, 0, target.buffer, 0, byteSize(v.dims));
+          else this.write(target, (v as Tensor32).data);
+          inputsOrt[name] = target.tensor;
+        }
+        this.device.queue.submit([copyIn.finish()]);
+        const fetches = Object.fromEntries(Object.entries(outputs).map(([name, v]) => [name, boundFor(name, v.dims).tensor]));
+        const out = await this.runtime.timedRun(ready, inputsOrt, fetches);
+        // After the first run onnxruntime-web no longer recognises the bound outputs as pre-allocated and hands back a
+        // second handle on each; release those handles (the bound buffers stay).
+        for (const [name, t] of Object.entries(out)) if (t !== fetches[name]) t.dispose();
+        const copyOut = this.device.createCommandEncoder();
+        for (const [name, v] of Object.entries(outputs)) copyOut.copyBufferToBuffer(bound.get(name)!.buffer, 0, (v as GpuTensor).buffer, 0, byteSize(v.dims));
+        this.device.queue.submit([copyOut.finish()]);
       },
-      release: () => session.release(),
+      release: async () => {
+        await ready.release();
+        for (const t of bound.values()) t.dispose();
+        bound.clear();
+      },
     };
   }
 
+  private buffer(byteLength: number): GPUBuffer {
+    // ORT's kernels bind buffers as arrays of vec4 (its own allocations are rounded up to 16 bytes); a [1] tensor in
+    // a 4-byte buffer fails validation
+    const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  }
+
   upload(t: Tensor32): DeviceTensor {
-    const size = Math.ceil(t.data.byteLength / 4) * 4;
-    const buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(buffer, 0, t.data.buffer as ArrayBuffer, t.data.byteOffset, t.data.byteLength);
-    return new GpuTensor(ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: t.dims, dispose: () => buffer.destroy() }));
+    const out = new GpuTensor(this.buffer(t.data.byteLength), t.dims);
+    this.write(out, t.data);
+    return out;
+  }
+
+  allocate(dims: readonly number[]): DeviceTensor {
+    return new GpuTensor(this.buffer(byteSize(dims)), dims); // new buffers are zeroed
+  }
+
+  write(t: DeviceTensor, data: Float32Array): void {
+    this.device.queue.writeBuffer((t as GpuTensor).buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
   async read(t: DeviceTensor): Promise<Tensor32> {
     this.readbacks++;
-    const tensor = (t as GpuTensor).tensor;
-    return { data: (await tensor.getData()) as Float32Array, dims: [...tensor.dims] };
+    const src = (t as GpuTensor).buffer;
+    const bytes = byteSize(t.dims);
+    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(src, 0, staging, 0, Math.max(4, bytes));
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const data = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      return { data, dims: [...t.dims] };
+    } finally {
+      staging.destroy();
+    }
   }
+
+  whenIdle(): Promise<void> {
+    return this.device.queue.onSubmittedWorkDone();
+  }
+}
+
+/** Bytes of a float32 tensor. */
+function byteSize(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1) * 4;
+}
+
+function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 }
 
 /** Files over HTTP below a base URL. */

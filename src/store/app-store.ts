@@ -64,6 +64,9 @@ export interface ResultState {
   cost?: number;
   requestId?: string;
   timings?: ResultInfo['timings'];
+  /** local runs: where the denoising loop ran, and whether its UNet commands were replayed (graph capture) */
+  loop?: ResultInfo['loop'];
+  graphCapture?: ResultInfo['graphCapture'];
 }
 
 export type ExportFormat = Exclude<MuxFormat, 'mp4'>;
@@ -381,7 +384,7 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
         result: {
           blob, url: createUrl(blob), mimeType: blob.type || 'video/mp4', backend: 'local', device, seed: info.seed,
           fps: info.fps, frameCount: info.frameCount, width: info.width, height: info.height,
-          elapsedMs: now() - started, timings: info.timings,
+          elapsedMs: now() - started, timings: info.timings, loop: info.loop, graphCapture: info.graphCapture,
         },
       });
       patchJob({ phase: 'done', label: phaseLabel('done'), fraction: 1, etaSeconds: undefined, finishedAt: now() });

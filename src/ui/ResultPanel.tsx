@@ -62,6 +62,12 @@ export function ResultPanel() {
           <p className="muted">
             load {formatDuration(result.timings.load)}, encode {formatDuration(result.timings.encode)}, denoise {formatDuration(result.timings.denoise)}, decode {formatDuration(result.timings.decode)}; sessions created in {formatDuration(result.timings.ortCreate)}
           </p>
+          <p className="muted" data-testid="engine">
+            {result.loop === 'device'
+              ? `Denoising loop on the GPU, nothing read back between steps; UNet commands ${result.graphCapture?.on ? 'recorded once and replayed (graph capture)' : `encoded at every step (graph capture off: ${result.graphCapture?.reason ?? 'unknown'})`}.`
+              : 'Denoising loop on the CPU side: each UNet output is read back for guidance and the scheduler step.'}{' '}
+            onnxruntime was busy {formatDuration(result.timings.ortRun)} of {formatDuration(result.timings.total)}.
+          </p>
         </details>
       )}
     </section>
