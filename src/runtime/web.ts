@@ -118,7 +118,7 @@ export class WebRuntime implements ModelRuntime {
   async timedRun(
     session: ort.InferenceSession,
     feeds: Record<string, ort.Tensor>,
-    fetches?: Record<string, ort.Tensor>,
+    fetches?: Record<string, ort.Tensor> | string[],
   ): Promise<ort.InferenceSession.OnnxValueMapType> {
     const span = this.stats.begin();
     let out: ort.InferenceSession.OnnxValueMapType;
@@ -220,8 +220,10 @@ class WebGpuResidency implements DeviceResidency {
       };
     }
     // A captured session binds its inputs and outputs at the first run and replays onto those very buffers ever
-    // after (onnxruntime-web ignores the tensors of later runs). So it owns them: each run copies the caller's
-    // inputs in and the outputs out, on the device. A loop that keeps the session across jobs stays correct.
+    // after: onnxruntime-web ignores the tensors of later runs. So the session owns its input buffers and each run
+    // copies the caller's inputs into them, on the device; a loop that keeps the session across jobs stays correct.
+    // Outputs are left to ORT (pre-allocated ones break in 1.30: after the first run ORT stops recognising them and
+    // looks up a buffer handle it has already released) and copied into the caller's tensors after each run.
     const bound = new Map<string, GpuTensor>();
     const boundFor = (name: string, dims: readonly number[]): GpuTensor => {
       let t = bound.get(name);
@@ -241,14 +243,17 @@ class WebGpuResidency implements DeviceResidency {
           inputsOrt[name] = target.tensor;
         }
         this.device.queue.submit([copyIn.finish()]);
-        const fetches = Object.fromEntries(Object.entries(outputs).map(([name, v]) => [name, boundFor(name, v.dims).tensor]));
-        const out = await this.runtime.timedRun(ready, inputsOrt, fetches);
-        // After the first run onnxruntime-web no longer recognises the bound outputs as pre-allocated and hands back a
-        // second handle on each; release those handles (the bound buffers stay).
-        for (const [name, t] of Object.entries(out)) if (t !== fetches[name]) t.dispose();
+        const out = await this.runtime.timedRun(ready, inputsOrt, Object.keys(outputs));
         const copyOut = this.device.createCommandEncoder();
-        for (const [name, v] of Object.entries(outputs)) copyOut.copyBufferToBuffer(bound.get(name)!.buffer, 0, (v as GpuTensor).buffer, 0, byteSize(v.dims));
+        for (const [name, v] of Object.entries(outputs)) {
+          const produced = out[name];
+          if (!produced) throw new Error(`${graph}: the run gave no output "${name}"`);
+          if (produced.dims.join() !== v.dims.join()) throw new Error(`${graph}: output "${name}" is [${produced.dims}], the caller's tensor [${v.dims}]`);
+          copyOut.copyBufferToBuffer(produced.gpuBuffer, 0, (v as GpuTensor).buffer, 0, byteSize(v.dims));
+        }
         this.device.queue.submit([copyOut.finish()]);
+        // the handles ORT returned; the buffers behind them belong to the captured graph and stay
+        for (const t of Object.values(out)) t.dispose();
       },
       release: async () => {
         await ready.release();
