@@ -97,10 +97,11 @@ export interface PipelineBenchOptions {
 
 export const PIPELINE_DEFAULTS: PipelineBenchOptions = { steps: 3, frames: 3, size: 64, warm: 2, devices: ['webgpu', 'wasm'], profile: true, modelUrl: '/models/tiny-random/' };
 /**
- * SwiftShader (CPU-emulated WebGPU, ~10 ms per kernel dispatch, ~2.8k dispatches per tiny-UNet call) makes a WebGPU
- * job take minutes here: unless steps/warm are given, WebGPU runs 2 steps and one warm job.
+ * SwiftShader (CPU-emulated WebGPU; its barrier-heavy kernels, InstanceNormalization above all, take 0.2–0.3 s a call)
+ * makes a WebGPU job take minutes here: unless steps/warm are given, WebGPU runs 2 steps and two warm jobs with
+ * capture after the one without (the first re-creates the session and records, the second only replays).
  */
-const WEBGPU_DEFAULTS = { steps: 2, warm: 1 };
+const WEBGPU_DEFAULTS = { steps: 2, warm: 2 };
 
 const GOAL_OVERHEAD = 1.05;
 
@@ -318,11 +319,11 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
       `**overhead** = job wall time / ORT busy (goal ≤ ${GOAL_OVERHEAD}). Readbacks = device→CPU copies in the denoising loop, counted by the runtime.`,
   );
   lines.push('');
-  lines.push('| EP | job | graph capture | total | ORT busy | inside run() | overhead | outside ORT | readbacks per step (+ at the end) | per step | encode | denoise | decode | load |');
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+  lines.push('| EP | job | graph capture | total | ORT busy | inside run() | … per step, loop | overhead | outside ORT | readbacks per step (+ at the end) | per step | encode | denoise | decode | load |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.error && !r.cold) {
-      lines.push(`| ${r.device} | FAILED: ${r.error} | | | | | | | | | | | | |`);
+      lines.push(`| ${r.device} | FAILED: ${r.error} | | | | | | | | | | | | | |`);
       continue;
     }
     const rows: [string, PipelineJobReport | undefined][] = [['cold', r.cold], ...r.warm.map((j, i) => [`warm ${i + 1}`, j] as [string, PipelineJobReport])];
@@ -337,7 +338,7 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
       const mark = label === 'cold' ? '' : overhead <= GOAL_OVERHEAD ? ' ✓' : ' ✗';
       const capture = res.loop === 'device' ? (res.graphCapture.on ? 'on' : 'off') : '—';
       lines.push(
-        `| ${r.device} | ${label} | ${capture} | ${ms(t.total)} | ${ms(t.ortRun)} | ${ms(t.ortCall)} | ${overhead.toFixed(3)}${mark} | ${ms(t.total - t.ortRun)} | ${readbackCell(res, r.steps)} | ` +
+        `| ${r.device} | ${label} | ${capture} | ${ms(t.total)} | ${ms(t.ortRun)} | ${ms(t.ortCall)} | ${ms(t.ortCallLoop / r.steps)} | ${overhead.toFixed(3)}${mark} | ${ms(t.total - t.ortRun)} | ${readbackCell(res, r.steps)} | ` +
           `${ms(t.denoise / r.steps)} | ${ms(t.encode)} | ${ms(t.denoise)} | ${ms(t.decode)} | ${ms(t.load)} |`,
       );
     }
@@ -358,9 +359,9 @@ function formatPipeline(o: PipelineBenchOptions, results: DeviceResult[]): strin
     if (plain && shown !== plain && shown.result!.graphCapture.on) {
       const p = plain.result!.timings;
       lines.push(
-        `- **${r.device}, graph capture**: time inside run() per job ${ms(p.ortCall)} without capture → ${ms(t.ortCall)} with it ` +
-          `(${((p.ortCall - t.ortCall) / r.steps).toFixed(0)} ms less CPU per step: the UNet's kernels are replayed, not encoded again); ` +
-          `ORT busy ${ms(p.ortRun)} → ${ms(t.ortRun)}; overhead ${(p.total / p.ortRun).toFixed(3)} → ${(t.total / t.ortRun).toFixed(3)}. ` +
+        `- **${r.device}, graph capture**: time inside run() per denoising step ${ms(p.ortCallLoop / r.steps)} without capture → ${ms(t.ortCallLoop / r.steps)} with it ` +
+          `(${moreOrLess((t.ortCallLoop - p.ortCallLoop) / r.steps)}: with capture the UNet's kernels are replayed, not encoded again); ` +
+          `ORT busy ${ms(p.ortRun)} → ${ms(t.ortRun)} (${moreOrLess((t.ortRun - p.ortRun) / r.steps)} per step); overhead ${(p.total / p.ortRun).toFixed(3)} → ${(t.total / t.ortRun).toFixed(3)}. ` +
           `Reason given without it: ${plain.result!.graphCapture.reason ?? '—'}.`,
       );
     }
@@ -397,6 +398,11 @@ function readbackCell(res: JobResult, steps: number): string {
     return `${perStep.toFixed(perStep === 0 ? 0 : 2)} (+1)`;
   }
   return `${(res.readbacks.denoise / steps).toFixed(2)}`;
+}
+
+/** A signed difference in words: "12 ms more" / "12 ms less". */
+function moreOrLess(deltaMs: number): string {
+  return `${Math.abs(deltaMs).toFixed(0)} ms ${deltaMs >= 0 ? 'more' : 'less'}`;
 }
 
 function readbackSentence(res: JobResult, steps: number): string {

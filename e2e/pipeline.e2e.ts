@@ -111,6 +111,9 @@ describe('generation worker in Chromium', () => {
       // ORT's time counts until the device finished (run() alone returns earlier), and never exceeds the job
       const t = job.result!.timings;
       expect(t.ortCall, name).toBeLessThanOrEqual(t.ortRun);
+      // the loop's share of the time inside run() is part of it, and the loop did call run()
+      expect(t.ortCallLoop, name).toBeGreaterThan(0);
+      expect(t.ortCallLoop, name).toBeLessThanOrEqual(t.ortCall);
       expect(t.ortRun, name).toBeLessThanOrEqual(t.total);
     }
     expect(parity.result!.graphCapture).toEqual({ on: true });

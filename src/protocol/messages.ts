@@ -57,9 +57,10 @@ export interface ResultInfo {
   /**
    * Milliseconds: per stage; `ortRun` = wall time with ORT work outstanding (from each run() call until the device
    * finished it; overlapping runs count once); `ortCall` = time inside run() calls (on WebGPU they return once the
-   * work is queued); `ortCreate` = creating sessions; `total` = the whole job in the worker.
+   * work is queued), `ortCallLoop` the part of it in the denoising loop; `ortCreate` = creating sessions; `total` =
+   * the whole job in the worker.
    */
-  timings: { load: number; encode: number; denoise: number; decode: number; ortRun: number; ortCall: number; ortCreate: number; total: number };
+  timings: { load: number; encode: number; denoise: number; decode: number; ortRun: number; ortCall: number; ortCallLoop: number; ortCreate: number; total: number };
   /** device → CPU copies in the denoising loop: 1 when it stays on the GPU, one per step otherwise */
   readbacks: { denoise: number };
   /** where the denoising loop ran */

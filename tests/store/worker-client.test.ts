@@ -12,7 +12,7 @@ describe('WorkerClient', () => {
         fw.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2 } });
         fw.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 1, height: 1, frames: [new Uint8ClampedArray(4)] } });
         fw.reply({ kind: 'progress', id: 999, payload: { stage: 'denoise', step: 9, total: 9 } }); // someone else's id: ignored
-        fw.reply({ kind: 'result', id: m.id, payload: { seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } });
+        fw.reply({ kind: 'result', id: m.id, payload: { seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCallLoop: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } });
       }
     });
     const client = new WorkerClient(() => w);
