@@ -90,19 +90,12 @@ async function generate(id: number, message: Extract<ToWorker, { kind: 'generate
   const clock = runtime.stats;
   await clock.settled();
   const before = { busy: clock.busyMs, call: clock.callMs, create: clock.createMs };
-  // Time inside run() during the loop: each interval that ends with a denoising step's progress report belongs to it.
-  let callAtLastReport = clock.callMs;
-  let loopCallMs = 0;
   const result = await generateFrames(runtime, manifest, message.image, checked.request, {
     latents: message.latents,
     keepFloatFrames: message.floatFrames,
     graphCapture: message.graphCapture,
     signal: controller.signal,
-    onProgress: (p) => {
-      if (p.stage === 'denoise' && p.step > 0) loopCallMs += clock.callMs - callAtLastReport;
-      callAtLastReport = clock.callMs;
-      post('progress', id, p);
-    },
+    onProgress: (p) => post('progress', id, p),
     onFrames: (batch) => post('frames', id, batch),
   });
   post('result', id, {
@@ -115,7 +108,7 @@ async function generate(id: number, message: Extract<ToWorker, { kind: 'generate
       ...result.timings,
       ortRun: (await clock.settled(), clock.busyMs - before.busy),
       ortCall: clock.callMs - before.call,
-      ortCallLoop: loopCallMs,
+      ortCallLoop: result.ortCall.denoise,
       ortCreate: clock.createMs - before.create,
       total: performance.now() - started,
     },

@@ -58,6 +58,8 @@ export interface GenerateResult {
   frames: Uint8ClampedArray[];
   framing: Framing;
   timings: Record<Stage, number>;
+  /** milliseconds inside ORT run() calls per stage (the runtime's clock; on WebGPU run() returns once work is queued) */
+  ortCall: Record<Stage, number>;
   /** device → CPU copies during the denoising loop (the CPU loop reads every UNet output back) */
   readbacks: { denoise: number };
   loop: 'device' | 'cpu';
@@ -99,6 +101,7 @@ export async function generateFrames(
   }
   const seed = request.seed === -1 ? drawSeed() : request.seed;
   const timings: Record<Stage, number> = { load: 0, encode: 0, denoise: 0, decode: 0 };
+  const ortCall: Record<Stage, number> = { load: 0, encode: 0, denoise: 0, decode: 0 };
   const eta = new EtaEstimator(request.steps, Math.ceil(F / request.decode_chunk));
   const report = (p: Progress) => options.onProgress?.({ ...p, etaSeconds: eta.secondsLeft(p) });
   // A macrotask yield before each check: ORT runs can resolve without ever returning to the event loop, and then a
@@ -107,18 +110,20 @@ export async function generateFrames(
     await yieldToEventLoop();
     if (options.signal?.aborted) throw new CancelledError();
   };
-  // Time per stage; a timed call inside another (a session opened during the loop) counts only for its own stage.
-  let nestedMs = 0;
+  // Wall time and time inside ORT run() per stage; a timed call inside another (a session opened during the loop)
+  // counts only for its own stage.
+  let nested = { wall: 0, call: 0 };
   const timed = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
-    const t0 = now();
-    const outerNested = nestedMs;
-    nestedMs = 0;
+    const start = { wall: now(), call: runtime.stats.callMs };
+    const outer = nested;
+    nested = { wall: 0, call: 0 };
     try {
       return await fn();
     } finally {
-      const total = now() - t0;
-      timings[stage] += total - nestedMs;
-      nestedMs = outerNested + total;
+      const total = { wall: now() - start.wall, call: runtime.stats.callMs - start.call };
+      timings[stage] += total.wall - nested.wall;
+      ortCall[stage] += total.call - nested.call;
+      nested = { wall: outer.wall + total.wall, call: outer.call + total.call };
     }
   };
   const open = (name: Parameters<ModelRuntime['open']>[0]) => timed('load', () => runtime.open(name));
@@ -221,7 +226,7 @@ export async function generateFrames(
   } finally {
     await decoder.release();
   }
-  return { seed, width, height, fps: request.fps, frames, framing, timings, readbacks, loop: device ? 'device' : 'cpu', graphCapture };
+  return { seed, width, height, fps: request.fps, frames, framing, timings, ortCall, readbacks, loop: device ? 'device' : 'cpu', graphCapture };
 }
 
 function postprocess(t: Tensor32, n: number, height: number, width: number, keepFloat?: boolean) {

@@ -1,12 +1,14 @@
 /**
  * When the UNet runs out of memory on the guidance batch of 2, the pipeline starts the loop again with the two
  * halves as separate batch-1 calls, and the result equals a run that asked for split calls from the start.
+ * The same fake networks check that time inside run() is booked to the stage that ran it.
  */
 import { describe, expect, it } from 'vitest';
 import { generateFrames, isOutOfMemory } from '../../src/pipeline/pipeline.ts';
 import { validateRequest } from '../../src/pipeline/request.ts';
 import type { ModelManifest } from '../../src/models/manifest.ts';
-import { newStats, type GraphSession, type ModelRuntime, type Tensor32 } from '../../src/runtime/types.ts';
+import { RunClock } from '../../src/runtime/clock.ts';
+import type { GraphSession, ModelRuntime, Tensor32 } from '../../src/runtime/types.ts';
 
 const manifest = {
   pipeline: {
@@ -17,15 +19,33 @@ const manifest = {
   sources: { unet: { down_block_types: ['a', 'b'] } },
 } as unknown as ModelManifest;
 
+/** Milliseconds each fake run spends inside run(), on the runtime's (fake) clock. */
+const RUN_MS = { image_encoder: 1, vae_encoder: 2, unet: 10, vae_decoder: 100 } as const;
+
 /** Deterministic stand-in networks; the UNet refuses batch 2 when `oomOnBatch2`. */
 function fakeRuntime(oomOnBatch2: boolean): ModelRuntime & { unetBatches: number[] } {
   const unetBatches: number[] = [];
-  const session = (run: (feeds: Record<string, Tensor32>) => Record<string, Tensor32>): GraphSession => ({ run: async (f) => run(f), release: async () => {} });
+  let clockMs = 0;
+  const stats = new RunClock(() => clockMs);
+  const timedSession = (graph: keyof typeof RUN_MS, run: (feeds: Record<string, Tensor32>) => Record<string, Tensor32>): GraphSession => ({
+    run: async (f) => {
+      const span = stats.begin();
+      clockMs += RUN_MS[graph];
+      try {
+        return run(f);
+      } finally {
+        stats.returned(span);
+        stats.finish(span);
+      }
+    },
+    release: async () => {},
+  });
   return {
     device: 'cpu',
-    stats: newStats(),
+    stats,
     unetBatches,
     async open(graph) {
+      const session = (run: (feeds: Record<string, Tensor32>) => Record<string, Tensor32>) => timedSession(graph as keyof typeof RUN_MS, run);
       switch (graph) {
         case 'image_encoder':
           return session(() => ({ image_embeds: { data: Float32Array.from({ length: 8 }, (_, i) => i / 8), dims: [1, 8] } }));
@@ -75,6 +95,15 @@ describe('guidance batch memory fallback', () => {
     // and the frames carry the loop's result: another seed gives other frames
     const other = await generateFrames(fakeRuntime(false), manifest, image, { ...checked.request, seed: 6 }, { splitGuidanceBatch: true });
     expect(other.frames).not.toEqual(expected.frames);
+  });
+
+  it('books the time inside run() to the stage that ran it, the retried loop included', async () => {
+    const chunks = Math.ceil(checked.request.frames / checked.request.decode_chunk);
+    const plain = await generateFrames(fakeRuntime(false), manifest, image, checked.request);
+    expect(plain.ortCall).toEqual({ load: 0, encode: RUN_MS.image_encoder + RUN_MS.vae_encoder, denoise: 3 * RUN_MS.unet, decode: chunks * RUN_MS.vae_decoder });
+    // the refused batch-2 call, then 3 steps × two halves
+    const retried = await generateFrames(fakeRuntime(true), manifest, image, checked.request);
+    expect(retried.ortCall.denoise).toBe(7 * RUN_MS.unet);
   });
 
   it('does not hide other errors', async () => {
