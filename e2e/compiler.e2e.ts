@@ -3,12 +3,14 @@
  * fp32 on the wasm and WebGPU EPs against the diffusers/transformers reference; fp16, q4f32 and q4f16 on wasm and
  * q4f32 on WebGPU, each against the reference (bounds as in the Node tests) and against the same graph in
  * onnxruntime-node (the browser computes what Node computes).
+ *
+ * The compiled graphs (and onnxruntime-node's outputs for them) are a worker-scoped fixture, computed per precision
+ * the first time a test of that precision asks: any test runs alone, in any order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openApp, type AppSession } from './harness.ts';
+import { expect, test as base, type Session } from './support/fixtures.ts';
 import { PRECISIONS, type PrecisionName } from '../src/compiler/onnx/nn.ts';
 import type { CompiledGraph } from '../src/compiler/compile.ts';
 import { compileNetwork, networkReference, NETWORK_CASES, type NetworkCase } from '../tests/support/networks.ts';
@@ -37,38 +39,61 @@ const NODE_BOUND: Partial<Record<PrecisionName, number>> = { fp32: 1e-4, q4f32: 
 const ROUTE = '/e2e-graphs/';
 const PRECISION_NAMES: PrecisionName[] = ['fp32', 'fp16', 'q4f32', 'q4f16'];
 
-describe('compiled graphs in Chromium (onnxruntime-web)', () => {
-  let app: AppSession;
-  const dirs = new Map<PrecisionName, string>();
-  const compiled = new Map<string, CompiledGraph>();
-  const nodeOutputs = new Map<string, Float32Array>();
+interface CompiledPrecision {
+  dir: string;
+  graphs: Map<NetworkCase, CompiledGraph>;
+  nodeOutputs: Map<NetworkCase, Float32Array>;
+}
 
-  beforeAll(async () => {
-    for (const p of PRECISION_NAMES) {
-      const dir = mkdtempSync(join(tmpdir(), `svd-e2e-graphs-${p}-`));
-      dirs.set(p, dir);
-      for (const n of NETWORK_CASES) {
-        const graph = compileNetwork(n, PRECISIONS[p], dir);
-        compiled.set(`${p}/${n}`, graph);
-        const ref = networkReference(n);
-        const out = await runModel(join(dir, graph.model.path), ref.feeds);
-        nodeOutputs.set(`${p}/${n}`, out[ref.output].data);
+/** Compiles the four networks at a precision into a temp folder and runs each in onnxruntime-node. */
+async function compilePrecision(p: PrecisionName): Promise<CompiledPrecision> {
+  const dir = mkdtempSync(join(tmpdir(), `svd-e2e-graphs-${p}-`));
+  const graphs = new Map<NetworkCase, CompiledGraph>();
+  const nodeOutputs = new Map<NetworkCase, Float32Array>();
+  for (const n of NETWORK_CASES) {
+    const graph = compileNetwork(n, PRECISIONS[p], dir);
+    graphs.set(n, graph);
+    const ref = networkReference(n);
+    const out = await runModel(join(dir, graph.model.path), ref.feeds);
+    nodeOutputs.set(n, out[ref.output].data);
+  }
+  return { dir, graphs, nodeOutputs };
+}
+
+const test = base.extend<{ graphPage: Session }, { compiled: (p: PrecisionName) => Promise<CompiledPrecision> }>({
+  compiled: [
+    async ({}, use) => {
+      const memo = new Map<PrecisionName, Promise<CompiledPrecision>>();
+      await use((p) => {
+        if (!memo.has(p)) memo.set(p, compilePrecision(p));
+        return memo.get(p)!;
+      });
+      for (const c of memo.values()) {
+        const done = await c.catch(() => undefined);
+        if (done) rmSync(done.dir, { recursive: true, force: true });
       }
-    }
-    app = await openApp('/harness.html');
-    // The compiled folders, served same-origin (the page is cross-origin isolated).
-    await app.context.route(`**${ROUTE}**`, async (route) => {
+    },
+    { scope: 'worker' },
+  ],
+  // harness.html with the compiled folders served same-origin under /e2e-graphs/<precision>/ (the page is
+  // cross-origin isolated).
+  graphPage: async ({ harnessPage, compiled }, use) => {
+    await harnessPage.context.route(`**${ROUTE}**`, async (route) => {
       const [precision, file] = new URL(route.request().url()).pathname.slice(ROUTE.length).split('/');
-      await route.fulfill({ body: readFileSync(join(dirs.get(precision as PrecisionName)!, file)), contentType: 'application/octet-stream' });
+      const { dir } = await compiled(precision as PrecisionName);
+      await route.fulfill({ body: readFileSync(join(dir, file)), contentType: 'application/octet-stream' });
     });
-  }, 600_000);
+    await use(harnessPage);
+  },
+});
 
-  afterAll(async () => {
-    await app?.close();
-  });
+// The old beforeAll compiled every precision under its own 10-minute limit; each test now compiles its precision
+// (when no earlier test in the worker did), so it gets that time on top of its own limit.
+const COMPILE_MS = 600_000;
 
-  async function check(ep: 'wasm' | 'webgpu', precision: PrecisionName, network: NetworkCase): Promise<void> {
-    const graph = compiled.get(`${precision}/${network}`)!;
+test.describe('compiled graphs in Chromium (onnxruntime-web)', () => {
+  async function check(app: Session, compiled: CompiledPrecision, ep: 'wasm' | 'webgpu', precision: PrecisionName, network: NetworkCase): Promise<void> {
+    const graph = compiled.graphs.get(network)!;
     const ref = networkReference(network);
     const report = await app.harness('ortInPage', {
       ep,
@@ -81,7 +106,7 @@ describe('compiled graphs in Chromium (onnxruntime-web)', () => {
     expect(out.dims).toEqual(ref.expected.shape);
     const got = Float32Array.from(out.data);
     const vsRef = maxAbsDiff(got, ref.expected.data);
-    const vsNode = maxAbsDiff(got, nodeOutputs.get(`${precision}/${network}`)!);
+    const vsNode = maxAbsDiff(got, compiled.nodeOutputs.get(network)!);
     console.log(
       `${ep} ${precision} ${network}: max|Δ| vs reference ${vsRef.toExponential(2)} (${((vsRef / maxAbs(ref.expected.data)) * 100).toFixed(2)}% of max|ref|), ` +
         `vs onnxruntime-node ${vsNode.toExponential(2)}; create ${report.createMs.toFixed(0)} ms, run ${report.runMs.toFixed(0)} ms`,
@@ -92,15 +117,19 @@ describe('compiled graphs in Chromium (onnxruntime-web)', () => {
   }
 
   for (const precision of PRECISION_NAMES) {
-    it(`wasm EP: ${precision} graphs of all four networks`, async () => {
-      for (const network of NETWORK_CASES) await check('wasm', precision, network);
+    test(`wasm EP: ${precision} graphs of all four networks`, async ({ graphPage, compiled }) => {
+      test.setTimeout(600_000 + COMPILE_MS);
+      const c = await compiled(precision);
+      for (const network of NETWORK_CASES) await check(graphPage, c, 'wasm', precision, network);
     });
   }
 
   // SwiftShader WebGPU has no shader-f16: the fp32-activation graphs run there. ~10 ms per kernel dispatch here.
   for (const precision of ['fp32', 'q4f32'] as const) {
-    it(`WebGPU EP: ${precision} graphs of all four networks`, async () => {
-      for (const network of NETWORK_CASES) await check('webgpu', precision, network);
-    }, 30 * 60_000);
+    test(`WebGPU EP: ${precision} graphs of all four networks`, { tag: '@webgpu' }, async ({ graphPage, compiled }) => {
+      test.setTimeout(30 * 60_000 + COMPILE_MS);
+      const c = await compiled(precision);
+      for (const network of NETWORK_CASES) await check(graphPage, c, 'webgpu', precision, network);
+    });
   }
 });

@@ -9,52 +9,76 @@
  *   - folder import verified (missing/corrupt/extra files named);
  *   - after a reload with the network off, every file read back from OPFS with zero model requests.
  *
- * Page: dist/models-harness.html (an input of the production build).
+ * Page: dist/models-harness.html (an input of the production build). Every test opens it in a fresh browser context
+ * (empty OPFS) and sets up what it needs; the model host and the converted model are worker-scoped fixtures
+ * (e2e/support/fixtures.ts `modelServer`), reset before each test.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { preview, type PreviewServer } from 'vite';
-import { convertCheckpoint } from '../src/compiler/convert.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, DIST, ROOT, launchBrowser } from './harness.ts';
-import { readManifest, startModelServer, type ModelServer } from './support/model-server.ts';
+import type { BrowserContext, Page } from '@playwright/test';
+import { ARTIFACTS, DIST } from './harness.ts';
+import { expect, test as base, type ModelHost } from './support/fixtures.ts';
 
-const MODEL = 'tiny';
 const PAGE = '/models-harness.html';
 const FAST = { stallTimeoutMs: 1500, backoffBaseMs: 100, backoffCapMs: 1000 };
 
-let server: ModelServer;
-let previewServer: PreviewServer;
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
-let appOrigin: string;
-let modelDir: string;
-let files: { path: string; bytes: number; sha256: string }[];
-let source: string;
-const report: Record<string, unknown> = {};
+/** What the tests measured, printed and written to e2e/artifacts/models-e2e-report.json when the worker ends. */
+type Report = Record<string, unknown>;
 
-/** The model the tests download: fixture A compiled by our compiler (10 files, ~22 MB). */
-function makeModel(dir: string): string {
-  convertCheckpoint({ from: join(ROOT, 'tests/fixtures/A'), out: dir, precision: 'fp32', defaultHeight: 64, defaultWidth: 64 });
-  return 'convertCheckpoint(tests/fixtures/A, fp32, 64×64)';
+interface ModelsPage {
+  page: Page;
+  context: BrowserContext;
+  /** every request URL of the context */
+  pageRequests: string[];
+  /** Calls window.__svdModels[method](...args) in the page. */
+  call<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
+  /** (Re)loads the page and waits for window.__svdModels. */
+  open(): Promise<void>;
 }
 
-async function openPage(): Promise<void> {
-  await page.goto(`${appOrigin}${PAGE}`, { waitUntil: 'load', timeout: 60_000 });
-  await page.waitForFunction(() => '__svdModels' in globalThis, undefined, { timeout: 30_000 });
-}
-
-/** Calls window.__svdModels[method](...args) in the page. */
-function call<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(
-    ([m, a]) => (globalThis as unknown as { __svdModels: Record<string, (...x: unknown[]) => unknown> }).__svdModels[m](...a),
-    [method, args] as [string, unknown[]],
-  ) as Promise<T>;
-}
+const test = base.extend<{ models: ModelsPage; server: ModelHost }, { report: Report }>({
+  report: [
+    async ({ modelServer }, use) => {
+      const report: Report = {};
+      report.model = { source: modelServer.source, files: modelServer.files.length, totalBytes: modelServer.files.reduce((a, f) => a + f.bytes, 0) };
+      await use(report);
+      console.log(`[models e2e] ${JSON.stringify(report, null, 2)}`);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(join(ARTIFACTS, 'models-e2e-report.json'), JSON.stringify(report, null, 2));
+    },
+    { scope: 'worker' },
+  ],
+  // The worker's model host, its faults and request log cleared for this test.
+  server: async ({ modelServer, report }, use) => {
+    void report;
+    modelServer.reset();
+    await use(modelServer);
+    modelServer.reset();
+  },
+  models: async ({ page, context, preview, server }, use) => {
+    void server;
+    if (!existsSync(join(DIST, 'models-harness.html'))) throw new Error('dist/models-harness.html is missing: run `npx vite build` first');
+    const pageRequests: string[] = [];
+    context.on('request', (r) => pageRequests.push(r.url()));
+    page.on('pageerror', (e) => console.log(`[pageerror] ${e.message}`));
+    const models: ModelsPage = {
+      page,
+      context,
+      pageRequests,
+      call: <T,>(method: string, ...args: unknown[]) =>
+        page.evaluate(
+          ([m, a]) => (globalThis as unknown as { __svdModels: Record<string, (...x: unknown[]) => unknown> }).__svdModels[m](...a),
+          [method, args] as [string, unknown[]],
+        ) as Promise<T>,
+      async open() {
+        await page.goto(`${preview.origin}${PAGE}`, { waitUntil: 'load', timeout: 60_000 });
+        await page.waitForFunction(() => '__svdModels' in globalThis, undefined, { timeout: 30_000 });
+      },
+    };
+    await models.open();
+    await use(models);
+  },
+});
 
 interface RunSummary {
   done: boolean;
@@ -68,48 +92,29 @@ interface RunSummary {
   sawEta: boolean;
 }
 
-const baseUrl = () => `${server.url}${MODEL}/`;
-const served = (path: string) => server.bytesServed(`${MODEL}/${path}`);
-const size = (path: string) => files.find((f) => f.path === path)!.bytes;
-const modelRequests = (ctxRequests: string[]) => ctxRequests.filter((u) => u.startsWith(server.origin));
+/** The worker's model ('tiny') on its host, and byte counts of what the host served. */
+function host(server: ModelHost) {
+  return {
+    MODEL: server.model,
+    files: server.files,
+    baseUrl: () => server.baseUrl,
+    served: (path: string) => server.bytesServed(`${server.model}/${path}`),
+    modelRequests: (ctxRequests: string[]) => ctxRequests.filter((u) => u.startsWith(server.origin)),
+  };
+}
 
-describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
-  const pageRequests: string[] = [];
+/** Downloads the whole model (no faults) into this context's OPFS. */
+async function downloadModel(models: ModelsPage, server: ModelHost): Promise<void> {
+  await models.call('remove', server.model);
+  await models.call('start', server.model, server.baseUrl, FAST);
+  const run = await models.call<RunSummary>('wait', server.model, 120_000);
+  if (!run.done || run.error) throw new Error(`setup download failed: ${JSON.stringify(run.error)}`);
+}
 
-  beforeAll(async () => {
-    const root = join(tmpdir(), `svd-web-models-${process.pid}`);
-    rmSync(root, { recursive: true, force: true });
-    modelDir = join(root, MODEL);
-    source = makeModel(modelDir);
-    files = readManifest(modelDir).files;
-    server = await startModelServer(root);
-    if (!existsSync(join(DIST, 'models-harness.html'))) throw new Error('dist/models-harness.html is missing: run `npx vite build` first');
-    previewServer = await preview({
-      root: ROOT,
-      configFile: join(ROOT, 'vite.config.ts'),
-      logLevel: 'warn',
-      preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
-    });
-    appOrigin = `http://127.0.0.1:${(previewServer.httpServer.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
-    context = await browser.newContext();
-    context.on('request', (r) => pageRequests.push(r.url()));
-    page = await context.newPage();
-    page.on('pageerror', (e) => console.log(`[pageerror] ${e.message}`));
-    await openPage();
-    report.model = { source, files: files.length, totalBytes: files.reduce((a, f) => a + f.bytes, 0) };
-  });
-
-  afterAll(async () => {
-    console.log(`[models e2e] ${JSON.stringify(report, null, 2)}`);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    writeFileSync(join(ARTIFACTS, 'models-e2e-report.json'), JSON.stringify(report, null, 2));
-    await browser?.close().catch(() => undefined);
-    await previewServer?.close();
-    await server?.close();
-  });
-
-  it('page is cross-origin isolated and the model host is COEP-compatible', async () => {
+test.describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
+  test('page is cross-origin isolated and the model host is COEP-compatible', async ({ models, server }) => {
+    const { page } = models;
+    const { baseUrl } = host(server);
     expect(await page.evaluate(() => (globalThis as unknown as { crossOriginIsolated: boolean }).crossOriginIsolated)).toBe(true);
     const res = await page.evaluate(async (url) => {
       const r = await fetch(url, { headers: { Range: 'bytes=0-9' } });
@@ -119,7 +124,9 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     expect(res.range).toMatch(/^bytes 0-9\/\d+$/);
   });
 
-  it('completes after a cut connection and a stalled response (Range resume); a corrupted byte is caught and only that file re-fetched', async () => {
+  test('completes after a cut connection and a stalled response (Range resume); a corrupted byte is caught and only that file re-fetched', async ({ models, server, report }) => {
+    const { call } = models;
+    const { MODEL, files, baseUrl, served } = host(server);
     const big = files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
     const mid = files.filter((f) => f.path.endsWith('.data.0') && f !== big).reduce((a, f) => (f.bytes > a.bytes ? f : a));
     const corrupt = files.find((f) => f.path.endsWith('.onnx') && f.bytes > 10_000)!;
@@ -175,7 +182,9 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     expect(list.find((m) => m.id === MODEL)).toMatchObject({ complete: true, partialBytes: 0 });
   });
 
-  it('resumes after a page reload mid-download in the UI, keeping the bytes already fetched', async () => {
+  test('resumes after a page reload mid-download in the UI, keeping the bytes already fetched', async ({ models, server, report }) => {
+    const { page, call } = models;
+    const { MODEL, files, baseUrl, served } = host(server);
     const big = files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
     const id = 'tiny-reload';
     server.reset();
@@ -186,7 +195,7 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     await page.getByTestId(`model-download-${id}`).click();
     const progress = page.getByTestId(`model-progress-${id}`);
     // the progress line: one total, speed, ETA, current file
-    await expect.poll(async () => (await progress.textContent().catch(() => '')) ?? '', { timeout: 30_000 }).toMatch(new RegExp(`/s · .* left · ${big.path.replace('.', '\\.')}`));
+    await expect(progress).toHaveText(new RegExp(`/s · .* left · ${big.path.replace('.', '\\.')}`), { timeout: 30_000 });
     const uiLine = await progress.textContent();
     await expect.poll(() => served(big.path), { timeout: 30_000 }).toBeGreaterThan(big.bytes * 0.4);
     await page.reload({ waitUntil: 'load' });
@@ -197,11 +206,11 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     expect(partial.complete).toBe(false);
     expect(partial.partialBytes).toBeGreaterThan(0);
     const resumeButton = page.getByTestId(`model-download-${id}`);
-    await expect.poll(async () => await resumeButton.textContent(), { timeout: 10_000 }).toBe('Resume');
+    await expect(resumeButton).toHaveText('Resume', { timeout: 10_000 });
     server.reset();
     await call('setRecords', [{ id, label: 'Tiny (reload test)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
     await resumeButton.click();
-    await expect.poll(async () => (await page.getByTestId(`model-status-${id}`).textContent()) ?? '', { timeout: 60_000 }).toContain('Ready');
+    await expect(page.getByTestId(`model-status-${id}`)).toContainText('Ready', { timeout: 60_000 });
     const after = Object.fromEntries(files.map((f) => [f.path, served(f.path)]));
     const completedBefore = files.filter((f) => before[f.path] === f.bytes && f.path !== big.path);
     const reRequested = Object.fromEntries(files.map((f) => [f.path, before[f.path] + after[f.path] - f.bytes]));
@@ -224,7 +233,9 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     expect(read.mismatches).toEqual([]);
   });
 
-  it('shows a 404 as a clear message naming the file', async () => {
+  test('shows a 404 as a clear message naming the file', async ({ models, server, report }) => {
+    const { page, call } = models;
+    const { MODEL, files, baseUrl } = host(server);
     const id = 'tiny-404';
     const missing = files.find((f) => f.path.endsWith('.onnx'))!.path;
     server.reset();
@@ -233,7 +244,7 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     await call('setRecords', [{ id, label: 'Tiny (404)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
     await page.getByTestId(`model-download-${id}`).click();
     const err = page.getByTestId(`model-error-${id}`);
-    await err.waitFor({ timeout: 30_000 });
+    await expect(err).toBeVisible({ timeout: 30_000 });
     const text = await err.textContent();
     expect(text).toBe(`The model host has no ${missing} (HTTP 404); check the model URL.`);
     // a wrong model URL: the manifest itself is missing
@@ -245,7 +256,9 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     server.setMissing([]);
   });
 
-  it('shows a quota shortfall (needed vs available, in GB) before downloading anything', async () => {
+  test('shows a quota shortfall (needed vs available, in GB) before downloading anything', async ({ models, server, report }) => {
+    const { page, call } = models;
+    const { MODEL, files, baseUrl } = host(server);
     const id = 'tiny-quota';
     server.reset();
     await call('remove', id);
@@ -253,7 +266,7 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     await call('setRecords', [{ id, label: 'Tiny (quota)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
     await page.getByTestId(`model-download-${id}`).click();
     const err = page.getByTestId(`model-error-${id}`);
-    await err.waitFor({ timeout: 30_000 });
+    await expect(err).toBeVisible({ timeout: 30_000 });
     const text = (await err.textContent())!;
     const total = files.reduce((a, f) => a + f.bytes, 0);
     expect(text).toContain(`needs ${(total / 1e9).toFixed(2)} GB more`);
@@ -265,7 +278,9 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     await call('unstubQuota');
   });
 
-  it('imports a local folder verified: missing, corrupt and extra files named', async () => {
+  test('imports a local folder verified: missing, corrupt and extra files named', async ({ models, server, report }) => {
+    const { call } = models;
+    const { files, baseUrl } = host(server);
     const onnx = files.find((f) => f.path.endsWith('.onnx'))!.path;
     const data = files.find((f) => f.path.endsWith('.data.0'))!.path;
     await call('startImport', 'imp-missing', baseUrl(), 'imported-a', { drop: onnx });
@@ -286,7 +301,11 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     await call('remove', 'imported-a');
   });
 
-  it('after a reload with the network off, the model is read from OPFS with zero model requests', async () => {
+  test('after a reload with the network off, the model is read from OPFS with zero model requests', async ({ models, server, report }) => {
+    const { page, context, call, pageRequests } = models;
+    const { MODEL, files, modelRequests } = host(server);
+    // This test's context starts with an empty OPFS: the complete model comes from a plain download first.
+    await test.step('setup: download the whole model into OPFS', () => downloadModel(models, server));
     server.reset();
     await page.reload({ waitUntil: 'load' });
     await page.waitForFunction(() => '__svdModels' in globalThis);
@@ -299,7 +318,7 @@ describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
       expect(read.mismatches).toEqual([]);
       expect(read.files).toBe(files.length);
       await call('refreshUi');
-      await expect.poll(async () => (await page.getByTestId(`model-status-${MODEL}`).textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toContain('Ready');
+      await expect(page.getByTestId(`model-status-${MODEL}`)).toContainText('Ready', { timeout: 10_000 });
       const after = pageRequests.slice(mark);
       expect(modelRequests(after)).toEqual([]);
       expect(server.requests).toEqual([]);

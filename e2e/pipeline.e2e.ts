@@ -1,11 +1,12 @@
 /**
  * The generation worker in real Chromium, on the wasm and WebGPU EPs: parity with diffusers on fixture A, the
  * same frames as Node for the same seed, cancel within one step, and the CLI's validation messages.
+ * Every test opens its own harness page (fixture `harnessPage`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openApp, ROOT, type AppSession } from './harness.ts';
+import { ROOT } from './harness.ts';
+import { expect, test } from './support/fixtures.ts';
 import type { PipelineJob, PipelineJobReport } from '../src/devtools/api.ts';
 import { decodeImageFile } from '../src/io/image-file.ts';
 import { loadTensors, fixturePath, maxAbsDiff } from '../tests/support/fixtures.ts';
@@ -50,15 +51,7 @@ async function nodeFrames(request: Record<string, unknown>): Promise<Float32Arra
   return out;
 }
 
-describe('generation worker in Chromium', () => {
-  let app: AppSession;
-  beforeAll(async () => {
-    app = await openApp('/harness.html');
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
-
+test.describe('generation worker in Chromium', () => {
   const parityJob = (): PipelineJob => ({ image: imageJson, request: parityRequest, latents: Array.from(ref.get('input.latents').data), floatFrames: true });
 
   function expectParity(device: string, job: PipelineJobReport): void {
@@ -72,7 +65,7 @@ describe('generation worker in Chromium', () => {
     expect(job.frameCount).toBe(F);
   }
 
-  it('wasm: fixture A parity within 1e-3; one seed twice gives identical frames, equal to Node\'s within 1e-4', async () => {
+  test('wasm: fixture A parity within 1e-3; one seed twice gives identical frames, equal to Node\'s within 1e-4', async ({ harnessPage: app }) => {
     const seeded: PipelineJob = { image: imageJson, request: seededRequest, floatFrames: true };
     const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [parityJob(), seeded, seeded] });
     expect(report.device).toBe('wasm');
@@ -92,7 +85,8 @@ describe('generation worker in Chromium', () => {
   // barriers are slow). The parity job runs with graph capture (the default); three small jobs (16×16, 2 steps) then
   // compare capture with a run without it: captured, the cached captured session again (replayed onto the new job's
   // buffers), and no capture. All three must give the same frames.
-  it('webgpu: fixture A parity within 1e-3 with the loop resident on the GPU (no readback per step); graph capture equals a run without it', async () => {
+  test('webgpu: fixture A parity within 1e-3 with the loop resident on the GPU (no readback per step); graph capture equals a run without it', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(60 * 60_000);
     const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16 }, floatFrames: true };
     const report = await app.harness('pipeline', {
       modelBaseUrl: MODEL_URL,
@@ -130,9 +124,9 @@ describe('generation worker in Chromium', () => {
     expect(vsPlain).toBeLessThanOrEqual(1e-6);
     // and the small jobs moved: their frames are not all one value
     expect(Math.max(...frames(captured)) - Math.min(...frames(captured))).toBeGreaterThan(0.01);
-  }, 60 * 60_000);
+  });
 
-  it('cancel during the UNet loop stops within one step, then the worker takes the next job', async () => {
+  test('cancel during the UNet loop stops within one step, then the worker takes the next job', async ({ harnessPage: app }) => {
     const long: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 10 }, cancelAtDenoiseStep: 2 };
     const next: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2 } };
     const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [long, next] });
@@ -146,7 +140,7 @@ describe('generation worker in Chromium', () => {
     expect(after.frameCount).toBe(F);
   });
 
-  it('refuses every out-of-range field with the CLI\'s message', async () => {
+  test('refuses every out-of-range field with the CLI\'s message', async ({ harnessPage: app }) => {
     const cases: [Record<string, unknown>, string[]][] = [
       [{ fps: 0 }, ['--fps', '0']],
       [{ motion: 181 }, ['--motion', '181']],

@@ -8,17 +8,22 @@
  *   cross-origin isolated, and a generation with the cached tiny demo model completes on the self-test page; the
  *   ffmpeg core (cached at runtime) still muxes.
  *
- * Run: npx vite build && npx vitest run --config e2e/vitest.config.ts e2e/pwa.e2e.ts
+ * Every test gets a fresh server and a fresh browser profile (fixture `pwa`). The last four steps (online once, a
+ * new version, offline reload, offline generation) build on each other's service worker and caches, so they are
+ * one test with a step each.
+ *
+ * Run: npx vite build && npx playwright test e2e/pwa.e2e.ts
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
+import type { BrowserContext, Page, Response } from '@playwright/test';
 import { preview, type Plugin, type PreviewServer } from 'vite';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DIST, ROOT } from './harness.ts';
+import { ARTIFACTS, DIST, ROOT } from './harness.ts';
+import { VIEWPORT } from './support/browser.ts';
+import { expect, test as base } from './support/fixtures.ts';
 import type { PipelineJob, PipelineRunReport, MuxReport, EnvReport } from '../src/devtools/api.ts';
 
 const MODEL_URL = '/models/tiny-random/';
@@ -190,48 +195,59 @@ function expectGenerated(report: PipelineRunReport): void {
   expect(job.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1, 2]);
 }
 
-describe('installable PWA, offline', () => {
-  let server: PwaServer;
+interface PwaApp {
+  server: PwaServer;
+  context: BrowserContext;
+  /** the app ('/'), opened by the fixture */
+  page: Page;
+  preview: { origin: string };
+  /** records console lines and page errors of a page into the log */
+  watch(page: Page, tag: string): void;
+}
+
+/** Waits until the service worker is active and controls `page` (clientsClaim: the first visit, no reload). */
+async function swControls(page: Page): Promise<void> {
+  await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === 'activated', undefined, { timeout: LONG });
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: LONG });
+}
+
+const test = base.extend<{ pwa: PwaApp }>({
   // A persistent profile (not incognito), as an installed app would have: Chromium then judges installability
   // without the "in-incognito" reason, and service worker + Cache Storage behave as for a real user.
-  const profile = mkdtempSync(join(tmpdir(), 'svd-pwa-e2e-'));
-  const app = {} as { context: BrowserContext; page: Page; preview: { origin: string } };
-  const log: string[] = [];
-  let harnessPage: Page;
-  let onlineChecksum: number | undefined;
+  pwa: [
+    async ({ playwright, launchOptions, headless }, use, testInfo) => {
+      const profile = mkdtempSync(join(tmpdir(), 'svd-pwa-e2e-'));
+      const log: string[] = [];
+      const server = await startPwaPreview();
+      let context: BrowserContext | undefined;
+      try {
+        context = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions, headless, viewport: VIEWPORT });
+        const watch = (page: Page, tag: string) => {
+          page.on('console', (m) => log.push(`[${tag} ${m.type()}] ${m.text()}`));
+          page.on('pageerror', (e) => log.push(`[${tag} pageerror] ${e.message}`));
+          page.on('worker', (w) => w.on('console', (m) => log.push(`[${tag} worker ${m.type()}] ${m.text()}`)));
+        };
+        const page = context.pages()[0] ?? (await context.newPage());
+        watch(page, 'app');
+        await page.goto(`${server.origin}/`, { waitUntil: 'load', timeout: LONG });
+        await use({ server, context, page, preview: server, watch });
+        if (testInfo.status !== testInfo.expectedStatus) {
+          console.log(`last browser console lines:\n${log.slice(-80).join('\n')}`);
+          await testInfo.attach('browser console', { body: log.join('\n'), contentType: 'text/plain' });
+        }
+      } finally {
+        await context?.close().catch(() => undefined);
+        await server.close().catch(() => undefined);
+        rmSync(profile, { recursive: true, force: true });
+      }
+    },
+    { timeout: LONG },
+  ],
+});
 
-  const watch = (page: Page, tag: string) => {
-    page.on('console', (m) => log.push(`[${tag} ${m.type()}] ${m.text()}`));
-    page.on('pageerror', (e) => log.push(`[${tag} pageerror] ${e.message}`));
-    page.on('worker', (w) => w.on('console', (m) => log.push(`[${tag} worker ${m.type()}] ${m.text()}`)));
-  };
-
-  beforeAll(async () => {
-    server = await startPwaPreview();
-    app.preview = server;
-    app.context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-      viewport: { width: 1280, height: 800 },
-    });
-    app.page = app.context.pages()[0] ?? (await app.context.newPage());
-    watch(app.page, 'app');
-    await app.page.goto(`${server.origin}/`, { waitUntil: 'load', timeout: LONG });
-  }, LONG);
-  let failed = false;
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') failed = true;
-  });
-  afterAll(async () => {
-    if (failed) console.log(`last browser console lines:\n${log.slice(-80).join('\n')}`);
-    await app.context?.close().catch(() => undefined);
-    await server?.close().catch(() => undefined);
-    rmSync(profile, { recursive: true, force: true });
-  });
-
-  it('registers the service worker; it controls the page, and still does after a reload', async () => {
+test.describe('installable PWA, offline', () => {
+  test('registers the service worker; it controls the page, and still does after a reload', async ({ pwa: app }) => {
+    test.setTimeout(LONG);
     const { page } = app;
     await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === 'activated', undefined, { timeout: LONG });
     // clientsClaim: the first visit is controlled without a reload (so what it loads gets cached).
@@ -256,9 +272,12 @@ describe('installable PWA, offline', () => {
     expect(precache.some((p) => /^\/assets\/main-.*\.js$/.test(p))).toBe(true);
     expect(precache.some((p) => /^\/assets\/generate\.worker-.*\.js$/.test(p))).toBe(true);
     expect(precache.filter((p) => /models|harness|\.wasm$|ort-wasm|ffmpeg-core/.test(p))).toEqual([]);
-  }, LONG);
+  });
 
-  it('meets the installability criteria: manifest fields, icons with the sizes they claim, a fetch handler', async () => {
+  test('meets the installability criteria: manifest fields, icons with the sizes they claim, a fetch handler', async ({ pwa: app }) => {
+    test.setTimeout(LONG);
+    // (the old suite ran this after the test above had left the page controlled by the worker)
+    await test.step('setup: the service worker controls the page', () => swControls(app.page));
     const { page, context } = app;
     const href = await page.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel="manifest"]')?.href ?? null);
     expect(href).toBe(`${app.preview.origin}/manifest.webmanifest`);
@@ -325,108 +344,118 @@ describe('installable PWA, offline', () => {
     };
     expect(installabilityErrors).toEqual([]);
     await cdp.detach();
-  }, LONG);
+  });
 
-  it('runs a generation and a mux online once; the ORT/ffmpeg wasm, the demo model and the self-test page get cached', async () => {
-    harnessPage = await app.context.newPage();
-    watch(harnessPage, 'harness');
-    const res = await openHarness(harnessPage, `${app.preview.origin}/harness.html`);
-    expect(res?.fromServiceWorker()).toBe(true); // NetworkFirst route
-    const env = await harnessCall<EnvReport>(harnessPage, 'env');
-    expect(env.crossOriginIsolated).toBe(true);
+  // One test: each step uses what the one before left in the profile (service worker, caches, the open harness tab),
+  // as the old file's last four tests did one after another. The limit is the sum of theirs.
+  test('online once, then a new version that waits, then offline: the app shell and a generation from the caches', async ({ pwa: app }) => {
+    test.setTimeout(LONG + GENERATION + LONG + LONG + GENERATION);
+    const { server, watch } = app;
+    let harnessPage!: Page;
+    let onlineChecksum: number | undefined;
+    await test.step('setup: the service worker controls the page', () => swControls(app.page));
 
-    const report = await harnessCall<PipelineRunReport>(harnessPage, 'pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [tinyJob] });
-    expectGenerated(report);
-    onlineChecksum = report.jobs[0].rgbaChecksum;
-    const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
-    expect(mux.bytes).toBeGreaterThan(0);
+    await test.step('runs a generation and a mux online once; the ORT/ffmpeg wasm, the demo model and the self-test page get cached', async () => {
+      harnessPage = await app.context.newPage();
+      watch(harnessPage, 'harness');
+      const res = await openHarness(harnessPage, `${app.preview.origin}/harness.html`);
+      expect(res?.fromServiceWorker()).toBe(true); // NetworkFirst route
+      const env = await harnessCall<EnvReport>(harnessPage, 'env');
+      expect(env.crossOriginIsolated).toBe(true);
 
-    const cached = await cacheContents(harnessPage);
-    const runtime = pathsOf(cached, 'svd-runtime-wasm');
-    for (const re of [/ort-wasm.*\.wasm$/, /ort-wasm.*\.mjs$/, /ffmpeg-core.*\.wasm$/, /ffmpeg-core.*\.js$/]) {
-      expect(runtime.some((p) => re.test(p)), `${re} in ${JSON.stringify(runtime)}`).toBe(true);
-    }
-    const model = pathsOf(cached, 'svd-demo-model-');
-    expect(model).toEqual(expect.arrayContaining([`${MODEL_URL}manifest.json`, `${MODEL_URL}unet.onnx`, `${MODEL_URL}unet.data.0`]));
-    expect(pathsOf(cached, 'svd-devtools')).toContain('/harness.html');
-    // Exactly one demo-model cache (the current build's).
-    expect(Object.keys(cached).filter((n) => n.startsWith('svd-demo-model-'))).toHaveLength(1);
-  }, GENERATION);
+      const report = await harnessCall<PipelineRunReport>(harnessPage, 'pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [tinyJob] });
+      expectGenerated(report);
+      onlineChecksum = report.jobs[0].rgbaChecksum;
+      const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
+      expect(mux.bytes).toBeGreaterThan(0);
 
-  it('announces a new version and waits: nothing swaps until the user clicks Reload', async () => {
-    const { page } = app;
-    // A "new release": the same worker script with one more line, served from now on.
-    server.release = 2;
-    await page.evaluate(() => {
-      (globalThis as { __marker?: number }).__marker = 42;
+      const cached = await cacheContents(harnessPage);
+      const runtime = pathsOf(cached, 'svd-runtime-wasm');
+      for (const re of [/ort-wasm.*\.wasm$/, /ort-wasm.*\.mjs$/, /ffmpeg-core.*\.wasm$/, /ffmpeg-core.*\.js$/]) {
+        expect(runtime.some((p) => re.test(p)), `${re} in ${JSON.stringify(runtime)}`).toBe(true);
+      }
+      const model = pathsOf(cached, 'svd-demo-model-');
+      expect(model).toEqual(expect.arrayContaining([`${MODEL_URL}manifest.json`, `${MODEL_URL}unet.onnx`, `${MODEL_URL}unet.data.0`]));
+      expect(pathsOf(cached, 'svd-devtools')).toContain('/harness.html');
+      // Exactly one demo-model cache (the current build's).
+      expect(Object.keys(cached).filter((n) => n.startsWith('svd-demo-model-'))).toHaveLength(1);
     });
-    await page.evaluate(async () => {
-      await (await navigator.serviceWorker.getRegistration())!.update();
+
+    await test.step('announces a new version and waits: nothing swaps until the user clicks Reload', async () => {
+      const { page } = app;
+      // A "new release": the same worker script with one more line, served from now on.
+      server.release = 2;
+      await page.evaluate(() => {
+        (globalThis as { __marker?: number }).__marker = 42;
+      });
+      await page.evaluate(async () => {
+        await (await navigator.serviceWorker.getRegistration())!.update();
+      });
+      await page.waitForFunction(() => document.documentElement.dataset.svdUpdate === 'waiting', undefined, { timeout: LONG });
+      const before = await swState(page);
+      expect(before.waiting).toBe('installed');
+      expect(before.active).toBe('activated');
+      // Still the same page (not reloaded), still under the old worker, in this tab and in the harness tab.
+      expect(await page.evaluate(() => (globalThis as { __marker?: number }).__marker)).toBe(42);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await swState(page)).waiting).toBe('installed');
+
+      // The prompt: the app's own banner (src/ui/UpdateBanner.tsx, via onUpdateReady), else register.ts' default toast.
+      const banner = page.getByTestId('update-banner');
+      const toast = page.locator('[data-svd-update-toast="waiting"]');
+      await expect.poll(async () => (await banner.count()) + (await toast.count()), { timeout: 30_000 }).toBeGreaterThan(0);
+      const prompt = (await banner.count()) > 0 ? banner : toast;
+      console.log(`update prompt: ${prompt === banner ? 'the app\'s UpdateBanner' : 'register.ts default toast'}`);
+      expect(await prompt.textContent()).toMatch(/new version .*ready/i);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'pwa-update-prompt.png') });
+      const reloaded = page.waitForEvent('load', { timeout: LONG });
+      await prompt.getByRole('button', { name: /reload/i }).click();
+      await reloaded;
+      await page.waitForFunction(async () => {
+        const reg = await navigator.serviceWorker.getRegistration();
+        return reg?.waiting == null && reg?.active?.state === 'activated' && navigator.serviceWorker.controller !== null;
+      }, undefined, { timeout: LONG });
+      expect(await page.evaluate(() => (globalThis as { __marker?: number }).__marker)).toBeUndefined();
+      // The other tab was not reloaded: it is told, and keeps running.
+      expect(await harnessPage.evaluate(() => '__svdHarness' in globalThis)).toBe(true);
+      // The new worker kept the runtime caches (they are not versioned by the worker).
+      const runtime = pathsOf(await cacheContents(page), 'svd-runtime-wasm');
+      expect(runtime.some((p) => /ort-wasm.*\.wasm$/.test(p))).toBe(true);
     });
-    await page.waitForFunction(() => document.documentElement.dataset.svdUpdate === 'waiting', undefined, { timeout: LONG });
-    const before = await swState(page);
-    expect(before.waiting).toBe('installed');
-    expect(before.active).toBe('activated');
-    // Still the same page (not reloaded), still under the old worker, in this tab and in the harness tab.
-    expect(await page.evaluate(() => (globalThis as { __marker?: number }).__marker)).toBe(42);
-    await new Promise((r) => setTimeout(r, 2000));
-    expect((await swState(page)).waiting).toBe('installed');
 
-    // The prompt: the app's own banner (src/ui/UpdateBanner.tsx, via onUpdateReady), else register.ts' default toast.
-    const banner = page.getByTestId('update-banner');
-    const toast = page.locator('[data-svd-update-toast="waiting"]');
-    await expect.poll(async () => (await banner.count()) + (await toast.count()), { timeout: 30_000 }).toBeGreaterThan(0);
-    const prompt = (await banner.count()) > 0 ? banner : toast;
-    console.log(`update prompt: ${prompt === banner ? 'the app\'s UpdateBanner' : 'register.ts default toast'}`);
-    expect(await prompt.textContent()).toMatch(/new version .*ready/i);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'pwa-update-prompt.png') });
-    const reloaded = page.waitForEvent('load', { timeout: LONG });
-    await prompt.getByRole('button', { name: /reload/i }).click();
-    await reloaded;
-    await page.waitForFunction(async () => {
-      const reg = await navigator.serviceWorker.getRegistration();
-      return reg?.waiting == null && reg?.active?.state === 'activated' && navigator.serviceWorker.controller !== null;
-    }, undefined, { timeout: LONG });
-    expect(await page.evaluate(() => (globalThis as { __marker?: number }).__marker)).toBeUndefined();
-    // The other tab was not reloaded: it is told, and keeps running.
-    expect(await harnessPage.evaluate(() => '__svdHarness' in globalThis)).toBe(true);
-    // The new worker kept the runtime caches (they are not versioned by the worker).
-    const runtime = pathsOf(await cacheContents(page), 'svd-runtime-wasm');
-    expect(runtime.some((p) => /ort-wasm.*\.wasm$/.test(p))).toBe(true);
-  }, LONG);
+    await test.step('offline: a reload shows the app, cross-origin isolated, from the service worker', async () => {
+      const { page, context } = app;
+      await context.setOffline(true);
+      // Belt and braces: with the server gone too, nothing can come from the network.
+      await server.close();
+      const res = await page.reload({ waitUntil: 'load', timeout: LONG });
+      expect(res?.status()).toBe(200);
+      expect(res?.fromServiceWorker()).toBe(true);
+      await page.waitForSelector('#root > *', { timeout: LONG });
+      expect(await page.title()).toContain('svd-web');
+      expect((await swState(page)).crossOriginIsolated).toBe(true);
+      // Another in-app route falls back to the precached shell as well.
+      const deep = await page.goto(`${app.preview.origin}/some/deep/link`, { waitUntil: 'load', timeout: LONG });
+      expect(deep?.fromServiceWorker()).toBe(true);
+      await page.waitForSelector('#root > *', { timeout: LONG });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'pwa-offline.png'), fullPage: true });
+    });
 
-  it('offline: a reload shows the app, cross-origin isolated, from the service worker', async () => {
-    const { page, context } = app;
-    await context.setOffline(true);
-    // Belt and braces: with the server gone too, nothing can come from the network.
-    await server.close();
-    const res = await page.reload({ waitUntil: 'load', timeout: LONG });
-    expect(res?.status()).toBe(200);
-    expect(res?.fromServiceWorker()).toBe(true);
-    await page.waitForSelector('#root > *', { timeout: LONG });
-    expect(await page.title()).toContain('svd-web');
-    expect((await swState(page)).crossOriginIsolated).toBe(true);
-    // Another in-app route falls back to the precached shell as well.
-    const deep = await page.goto(`${app.preview.origin}/some/deep/link`, { waitUntil: 'load', timeout: LONG });
-    expect(deep?.fromServiceWorker()).toBe(true);
-    await page.waitForSelector('#root > *', { timeout: LONG });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'pwa-offline.png'), fullPage: true });
-  }, LONG);
+    await test.step('offline: a generation with the cached tiny model completes, and ffmpeg still muxes', async () => {
+      const res = await openHarness(harnessPage, `${app.preview.origin}/harness.html`);
+      expect(res?.fromServiceWorker()).toBe(true);
+      const env = await harnessCall<EnvReport>(harnessPage, 'env');
+      expect(env.crossOriginIsolated).toBe(true);
+      expect(env.sharedArrayBuffer).toBe(true);
 
-  it('offline: a generation with the cached tiny model completes, and ffmpeg still muxes', async () => {
-    const res = await openHarness(harnessPage, `${app.preview.origin}/harness.html`);
-    expect(res?.fromServiceWorker()).toBe(true);
-    const env = await harnessCall<EnvReport>(harnessPage, 'env');
-    expect(env.crossOriginIsolated).toBe(true);
-    expect(env.sharedArrayBuffer).toBe(true);
-
-    const report = await harnessCall<PipelineRunReport>(harnessPage, 'pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [tinyJob] });
-    expectGenerated(report);
-    // Same seed, same cached model: the same frames as online.
-    expect(report.jobs[0].rgbaChecksum).toBe(onlineChecksum);
-    const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
-    expect(mux.bytes).toBeGreaterThan(0);
-  }, GENERATION);
+      const report = await harnessCall<PipelineRunReport>(harnessPage, 'pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [tinyJob] });
+      expectGenerated(report);
+      // Same seed, same cached model: the same frames as online.
+      expect(report.jobs[0].rgbaChecksum).toBe(onlineChecksum);
+      const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
+      expect(mux.bytes).toBeGreaterThan(0);
+    });
+  });
 });

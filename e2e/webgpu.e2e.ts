@@ -4,23 +4,16 @@
  * - WebGPU gives an adapter in a page and in a module worker;
  * - onnxruntime-web (`onnxruntime-web/webgpu`) loads only from our origin and computes a tiny graph correctly on
  *   the 'webgpu' and 'wasm' EPs, in the page and in a module worker (how the app runs it).
+ *
+ * Every test opens its own page (fixtures `app` / `harnessPage`, e2e/support/fixtures.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrtEp, OrtRunRequest } from '../src/devtools/api.ts';
-import { openApp, type AppSession } from './harness.ts';
+import { expect, test, type Session } from './support/fixtures.ts';
 import { expected, tinyModelBytes, X, Z } from './fixtures/tiny-model.ts';
 
-describe('app shell', () => {
-  let s: AppSession;
-  beforeAll(async () => {
-    s = await openApp('/');
-  });
-  afterAll(async () => {
-    await s?.close();
-  });
-
-  it('renders and is cross-origin isolated', async () => {
-    await s.page.getByRole('heading', { name: 'svd-web' }).waitFor({ timeout: 30_000 });
+test.describe('app shell', () => {
+  test('renders and is cross-origin isolated', async ({ app: s }) => {
+    await expect(s.page.getByRole('heading', { name: 'svd-web' })).toBeVisible({ timeout: 30_000 });
     expect(await s.page.evaluate(() => (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated)).toBe(true);
     await s.screenshot('app-shell');
     expect(s.pageErrors).toEqual([]);
@@ -29,8 +22,7 @@ describe('app shell', () => {
   });
 });
 
-describe('WebGPU + onnxruntime-web from our origin', () => {
-  let s: AppSession;
+test.describe('WebGPU + onnxruntime-web from our origin', () => {
   // The worker asks for 2 threads (pthreads spawned from our .mjs; needs cross-origin isolation); the page keeps
   // ORT's default (min(4, cores/2): 1 on a 2-core machine).
   const request = (ep: OrtEp, where: 'page' | 'worker'): OrtRunRequest => ({
@@ -41,18 +33,9 @@ describe('WebGPU + onnxruntime-web from our origin', () => {
   });
   const want = expected();
 
-  beforeAll(async () => {
-    s = await openApp('/harness.html');
-  });
-  afterAll(async () => {
-    if (s) {
-      await s.screenshot('harness').catch(() => undefined);
-      if (s.consoleLines.length) console.log(s.consoleLines.slice(-40).join('\n'));
-      await s.close();
-    }
-  });
+  const runTiny = (s: Session, ep: OrtEp, where: 'page' | 'worker') => s.harness(where === 'page' ? 'ortInPage' : 'ortInWorker', request(ep, where));
 
-  it('is cross-origin isolated with SharedArrayBuffer', async () => {
+  test('is cross-origin isolated with SharedArrayBuffer', async ({ harnessPage: s }) => {
     const env = await s.harness('env');
     console.log('env', env);
     expect(env.crossOriginIsolated).toBe(true);
@@ -60,14 +43,14 @@ describe('WebGPU + onnxruntime-web from our origin', () => {
     expect(env.hasGpu).toBe(true);
   });
 
-  it('requestAdapter() returns an adapter in the page', async () => {
+  test('requestAdapter() returns an adapter in the page', async ({ harnessPage: s }) => {
     const a = await s.harness('adapterInPage');
     console.log('page adapter', a);
     expect(a.ok, a.error).toBe(true);
     expect(a.maxBufferSize).toBeGreaterThan(0);
   });
 
-  it('requestAdapter() returns an adapter in a module worker', async () => {
+  test('requestAdapter() returns an adapter in a module worker', async ({ harnessPage: s }) => {
     const a = await s.harness('adapterInWorker');
     console.log('worker adapter', a);
     expect(a.ok, a.error).toBe(true);
@@ -76,8 +59,9 @@ describe('WebGPU + onnxruntime-web from our origin', () => {
 
   for (const where of ['page', 'worker'] as const) {
     for (const ep of ['wasm', 'webgpu'] as const) {
-      it(`runs the tiny MatMul/Add/Relu model on '${ep}' in the ${where}`, async () => {
-        const report = await s.harness(where === 'page' ? 'ortInPage' : 'ortInWorker', request(ep, where));
+      const details = ep === 'webgpu' ? { tag: '@webgpu' } : {};
+      test(`runs the tiny MatMul/Add/Relu model on '${ep}' in the ${where}`, details, async ({ harnessPage: s }) => {
+        const report = await runTiny(s, ep, where);
         console.log(`ort ${ep}/${where}: create ${report.createMs.toFixed(0)} ms, run ${report.runMs.toFixed(1)} ms, threads ${report.numThreads}`);
         expect(report.ep).toBe(ep);
         expect(report.outputs.Y.dims).toEqual([2, 4]);
@@ -93,7 +77,11 @@ describe('WebGPU + onnxruntime-web from our origin', () => {
     }
   }
 
-  it('made zero requests to other origins, and fetched the ORT wasm from ours', () => {
+  // Used to look at the requests of the runs above (one shared page); now the test makes its own ORT runs, on the
+  // wasm EP in the page and in a worker (the WebGPU runs load the same ORT files), and checks what they fetched.
+  test('made zero requests to other origins, and fetched the ORT wasm from ours', async ({ harnessPage: s }) => {
+    await runTiny(s, 'wasm', 'page');
+    await runTiny(s, 'wasm', 'worker');
     expect(s.foreignRequests()).toEqual([]);
     const ortWasm = s.requests.filter((r) => /ort-wasm-simd-threaded\.asyncify-[\w-]+\.wasm$/.test(r.url));
     const ortMjs = s.requests.filter((r) => /ort-wasm-simd-threaded\.asyncify-[\w-]+\.mjs$/.test(r.url));
