@@ -454,7 +454,7 @@ function singleKeyCrossAttention(block: Module, context: Value, contextDim: numb
 
 /**
  * attn1 of the temporal block: self-attention over the F frames of each (video, position) of x [B, F, HW, C],
- * including to_out. Plain: batched over [B, HW, heads] in 5-D, no layout change. Fused: MultiHeadAttention on
+ * including to_out. Plain: Einsum over [B, F, HW, heads, d] in 5-D, no layout change. Fused: MultiHeadAttention on
  * [B·HW, F, C] tokens.
  */
 function frameSelfAttention(u: Shared, m: Module, x: Value, C: number, heads: number, headDim: number): Value {
@@ -470,14 +470,17 @@ function frameSelfAttention(u: Shared, m: Module, x: Value, C: number, heads: nu
   const q = linear(m.sub('to_q'), x, C, C, { bias: false });
   const k = linear(m.sub('to_k'), x, C, C, { bias: false });
   const v = linear(m.sub('to_v'), x, C, C, { bias: false });
-  const split = (t: Value, perm: number[], name: string) => transpose(g, reshape(g, t, [0, 0, 0, heads, headDim], m.hint(`${name}_heads`)), perm, m.hint(`${name}_t`));
-  const qh = split(mul(g, q, g.scalar(1 / Math.sqrt(headDim), ctx.act), m.hint('q_scale')), [0, 2, 3, 1, 4], 'q'); // [B, HW, h, F, d]
-  const kh = split(k, [0, 2, 3, 4, 1], 'k'); // [B, HW, h, d, F]
-  const vh = split(v, [0, 2, 3, 1, 4], 'v'); // [B, HW, h, F, d]
-  const scores = g.op('MatMul', [qh, kh], {}, { name: m.hint('scores') });
+  const heads5 = (t: Value, name: string) => reshape(g, t, [0, 0, 0, heads, headDim], m.hint(`${name}_heads`)); // [B, F, HW, h, d]
+  const qh = heads5(mul(g, q, g.scalar(1 / Math.sqrt(headDim), ctx.act), m.hint('q_scale')), 'q');
+  const kh = heads5(k, 'k');
+  const vh = heads5(v, 'v');
+  // Einsum, not MatMul: the products are F×F per (video, position, head) — millions of tiny matrices, on which a tiled
+  // MatMul spends a whole workgroup per product (SwiftShader: 5.3 s vs 14 ms for both products at 32×32 latents;
+  // docs/swiftshader-profile.md); Einsum's direct kernel also needs no transposes around it.
+  const scores = g.op('Einsum', [qh, kh], { equation: 'bfphd,bgphd->bphfg' }, { name: m.hint('scores') }); // [B, HW, h, F, F]
   const probs = cast(g, g.op('Softmax', [cast(g, scores, 'float32')], { axis: -1 }, { name: m.hint('Softmax') }), ctx.act);
-  const context = g.op('MatMul', [probs, vh], {}, { name: m.hint('context') }); // [B, HW, h, F, d]
-  const merged = reshape(g, transpose(g, context, [0, 3, 1, 2, 4], m.hint('merge_t')), [0, 0, 0, C], m.hint('merge')); // [B, F, HW, C]
+  const context = g.op('Einsum', [probs, vh], { equation: 'bphfg,bgphd->bfphd' }, { name: m.hint('context') }); // [B, F, HW, h, d]
+  const merged = reshape(g, context, [0, 0, 0, C], m.hint('merge')); // [B, F, HW, C]
   return linear(m.sub('to_out').sub(0), merged, C, C);
 }
 

@@ -53,6 +53,8 @@ export interface BuildOptions {
 }
 
 export class BuildContext {
+  /** Values derived once per build and shared by every layer that needs the same one (e.g. a norm's unit scale). */
+  readonly shared = new Map<string, Value>();
   constructor(readonly graph: Graph, readonly weights: WeightStore, readonly options: BuildOptions) {}
   get act(): DType {
     return this.options.precision.activation;
@@ -251,22 +253,38 @@ export function conv(m: Module, x: Value, inChannels: number, outChannels: numbe
 }
 
 /**
- * torch GroupNorm over [N, C, ...spatial] (rank 4 or 5), computed as Reshape → InstanceNormalization (float32) →
- * Reshape → affine. This pattern runs fully on the WebGPU EP; the GroupNormalization op does not.
+ * torch GroupNorm over [N, C, ...spatial] (rank 4 or 5), computed as Reshape to [N, G, L] → LayerNormalization over
+ * L (float32) → Reshape → per-channel affine. This pattern runs fully on the WebGPU EP (the GroupNormalization op does
+ * not). LayerNormalization rather than InstanceNormalization: ORT's WebGPU InstanceNormalization reduces each
+ * (n, g) row with a 256-wide workgroup and nine barriers, which SwiftShader (the CPU-emulated GPU of CI) runs at
+ * ~1 ms per row — 68% of a small UNet call (docs/swiftshader-profile.md) — while its LayerNormalization kernel
+ * costs a fraction of that. Both compute mean and variance in float32 per row.
  */
 export function groupNorm(m: Module, x: Value, channels: number, groups: number, eps: number, rank = 4, shape?: Value): Value {
   const { ctx, g } = m;
   // `shape`: x's shape as an int64 value the caller already has (0 = copy dim 0), saving a Shape node per norm
   const originalShape = shape ?? dimsOf(g, x, 0);
   const grouped = cast(g, reshape(g, x, [0, groups, -1], m.hint('group')), 'float32');
-  const ones = g.constant('float32', [groups], new Array(groups).fill(1));
-  const zeros = g.constant('float32', [groups], new Array(groups).fill(0));
-  const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { float: eps } }, { name: m.hint('InstanceNormalization') });
+  // The WebGPU kernel wants a scale of the normalised size L = C/G·spatial (no broadcast): ones of x's L, made once
+  // per shape value (norms over tensors of the same shape share it).
+  const normed = g.op('LayerNormalization', [grouped, unitScale(ctx, grouped, originalShape, groups)], { axis: -1, epsilon: { float: eps }, stash_type: 1 }, { name: m.hint('LayerNormalization') });
   const back = reshape(g, cast(g, normed, ctx.act), [originalShape], m.hint('ungroup'));
   const affineDims = [channels, ...new Array(rank - 2).fill(1)];
   const gamma = paramValue(m, 'weight', [channels], affineDims);
   const beta = paramValue(m, 'bias', [channels], affineDims);
   return add(g, mul(g, back, gamma, m.hint('scale')), beta, m.hint('shift'));
+}
+
+/** float32 ones of shape [L], L = grouped's last dimension; one per (shape value, groups) in a build. */
+function unitScale(ctx: BuildContext, grouped: Value, shapeKey: Value, groups: number): Value {
+  const key = `group_norm_ones|${shapeKey.name}|${groups}`;
+  let ones = ctx.shared.get(key);
+  if (!ones) {
+    const g = ctx.graph;
+    ones = g.op('Expand', [g.constant('float32', [1], [1]), dimsOf(g, grouped, 2)], {}, { name: 'group_norm_ones' });
+    ctx.shared.set(key, ones);
+  }
+  return ones;
 }
 
 /** torch LayerNorm over the last dimension; statistics in float32 (stash_type 1). */
