@@ -37,6 +37,9 @@ export default defineConfig({
     headless: true,
     launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 },
     viewport: VIEWPORT,
+    // A click or fill on an element that never appears fails within this, naming the locator, instead of waiting
+    // for the test's whole limit.
+    actionTimeout: 30_000,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
   },

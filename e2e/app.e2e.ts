@@ -3,7 +3,7 @@
  *
  * 1. Local: bad pictures are explained next to the drop zone; a picture goes in by file picker AND by a synthetic
  *    drop (and by paste); the tiny random-weight demo model generates on the WebGPU EP (SwiftShader here) with
- *    64-pixel frames, 3 frames, 2 steps; progress advances through the stages, frames fill the strip, the MP4 plays
+ *    32×16 frames, 3 frames, 2 steps; progress advances through the stages, frames fill the strip, the MP4 plays
  *    in the page's <video> with duration ≈ frames / fps, and ffprobe reports h264 / yuv420p / 3 frames / the fps
  *    (a test of its own, skipped with the reason when ffprobe is missing). GIF and WebM exports and "Copy as base64"
  *    work.
@@ -207,6 +207,10 @@ async function generateLocally(s: Session): Promise<LocalRun> {
   // Guidance 1 → 1 turns classifier-free guidance off: one UNet batch per step (SwiftShader is slow).
   await setField(page, 'Max guidance', '1');
   await setField(page, 'Decode chunk', '2');
+  // The smallest video that still runs every stage (latents 16×8): SwiftShader's time grows with it.
+  await page.getByLabel('Resolution', { exact: true }).selectOption('custom');
+  await setField(page, 'Width', '32');
+  await setField(page, 'Height', '16');
   const blockers = await page.getByTestId('blocker').count();
   await shots(page, 'image-loaded');
 
