@@ -1,14 +1,15 @@
 /**
  * `npm run bench`: one markdown report of every benchmark, also written to bench/results/latest.md.
- *   npx tsx bench/run.ts [--only pipeline,flops,mux,heap,convert] [--no-build]
+ *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert] [--no-build]
  *
  * Sections (each also runnable alone, e.g. `npx tsx bench/pipeline.ts`):
  *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
+ *   kernels  — GPU time per program of one demo-UNet call on the WebGPU EP (onnxruntime-node; SwiftShader here)
  *   flops    — FLOPs of one SVD-XT UNet call at 576×1024, 14 and 25 frames, counted from the graph
  *   mux      — 25 frames of 1024×576 to MP4: ffmpeg.wasm in Chromium and native ffmpeg
  *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
- * Runs in the order convert, flops, pipeline, mux, heap (heap reads convert's output), prints in the order above.
+ * Runs in the order convert, flops, kernels, pipeline, mux, heap (heap reads convert's output), prints in the order above.
  * bench/results/latest.md gets the report; with --only, the other sections of the previous latest.md are kept.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -21,10 +22,11 @@ import { runPipelineBench, openBenchApp, type BenchApp } from './pipeline.ts';
 import { runFlops } from './flops.ts';
 import { runMuxBench } from './mux.ts';
 import { runHeapBench } from './heap.ts';
+import { kernelMarkdown, profileUnet } from './kernels.ts';
 
-const SECTIONS = ['pipeline', 'flops', 'mux', 'heap', 'convert'] as const;
+const SECTIONS = ['pipeline', 'kernels', 'flops', 'mux', 'heap', 'convert'] as const;
 type Section = (typeof SECTIONS)[number];
-const ORDER: Section[] = ['convert', 'flops', 'pipeline', 'mux', 'heap'];
+const ORDER: Section[] = ['convert', 'flops', 'kernels', 'pipeline', 'mux', 'heap'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } }, strict: true });
 const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
@@ -89,6 +91,17 @@ try {
         case 'flops':
           markdown = await runFlops(log);
           break;
+        case 'kernels': {
+          // the parity job's step (32×32 latents, CFG) and the small jobs' (8×8): docs/swiftshader-profile.md
+          process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+          const modelDir = join(ROOT, 'public', 'models', 'tiny-random');
+          const parts = ['### GPU time per kernel, one UNet call (bench/kernels.ts)', ''];
+          for (const latent of [32, 8]) {
+            parts.push(kernelMarkdown(await profileUnet({ modelDir, latentHeight: latent, latentWidth: latent, frames: 3, batch: 2, runs: 1 })), '');
+          }
+          markdown = parts.join('\n').trim();
+          break;
+        }
         case 'pipeline':
           markdown = await runPipelineBench({}, log, await browserApp());
           break;
