@@ -3,7 +3,7 @@ import { CHROMIUM, CHROMIUM_ARGS, VIEWPORT } from './e2e/support/browser.ts';
 
 /**
  * Real-browser tests: Debian Chromium (no browser download) against `vite preview` of dist/. This config does not
- * build: `npm run test:e2e` runs `vite build` first. Tests on the WebGPU EP (SwiftShader here: 10–30 min each) are
+ * build: `npm run test:e2e` runs `vite build` first. Tests on the WebGPU EP (SwiftShader here: up to ~10 min each) are
  * tagged @webgpu; `npm run test:quick` leaves them out.
  *
  *   npx playwright test                      every e2e test

@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { parseManifest } from '../src/models/manifest.ts';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Debian chromium's SwiftShader Vulkan driver: onnxruntime-node's WebGPU EP runs on it where there is no GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export interface KernelProfileOptions {
   modelDir: string;
@@ -54,11 +55,17 @@ interface TraceEvent {
 }
 
 export async function profileUnet(options: KernelProfileOptions): Promise<KernelProfile> {
-  const { onnx } = onnxProto;
-  const modelPath = join(options.modelDir, 'unet.onnx');
-  const model = onnx.ModelProto.decode(readFileSync(modelPath));
-  const channels = Number(model.graph!.input!.find((i) => i.name === 'sample')!.type!.tensorType!.shape!.dim![2].dimValue);
-  const crossDim = Number(model.graph!.input!.find((i) => i.name === 'encoder_hidden_states')!.type!.tensorType!.shape!.dim![2].dimValue);
+  // the manifest states the graph's node count and input shapes (as it does for the app's model loading)
+  const manifest = parseManifest(JSON.parse(readFileSync(join(options.modelDir, 'manifest.json'), 'utf8')));
+  const unet = manifest.graphs.unet;
+  const modelPath = join(options.modelDir, unet.model);
+  const fixedDim = (input: string, axis: number): number => {
+    const d = unet.inputs?.[input]?.[axis];
+    if (typeof d !== 'number') throw new Error(`manifest: unet input ${input} has no fixed dimension ${axis}`);
+    return d;
+  };
+  const channels = fixedDim('sample', 2);
+  const crossDim = fixedDim('encoder_hidden_states', 2);
   const { batch: B, frames: F, latentHeight: H, latentWidth: W } = options;
   const dir = mkdtempSync(join(tmpdir(), 'svd-kernels-'));
   try {
@@ -106,7 +113,7 @@ export async function profileUnet(options: KernelProfileOptions): Promise<Kernel
     const programs = [...byProgram.values()].sort((a, b) => b.gpuMs - a.gpuMs);
     return {
       options,
-      nodes: model.graph!.node!.length,
+      nodes: unet.nodeCount,
       dispatches: last.length,
       gpuMs: programs.reduce((s, p) => s + p.gpuMs, 0),
       runMs,

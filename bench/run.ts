@@ -22,7 +22,7 @@ import { runPipelineBench, openBenchApp, type BenchApp } from './pipeline.ts';
 import { runFlops } from './flops.ts';
 import { runMuxBench } from './mux.ts';
 import { runHeapBench } from './heap.ts';
-import { kernelMarkdown, profileUnet } from './kernels.ts';
+import { kernelMarkdown, profileUnet, SWIFTSHADER_ICD } from './kernels.ts';
 
 const SECTIONS = ['pipeline', 'kernels', 'flops', 'mux', 'heap', 'convert'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -93,7 +93,7 @@ try {
           break;
         case 'kernels': {
           // the parity job's step (32×32 latents, CFG) and the small jobs' (8×8): docs/swiftshader-profile.md
-          process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+          process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
           const modelDir = join(ROOT, 'public', 'models', 'tiny-random');
           const parts = ['### GPU time per kernel, one UNet call (bench/kernels.ts)', ''];
           for (const latent of [32, 8]) {
