@@ -21,8 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { SYNTH_PRESETS, synthesizeCheckpoint, type SynthPreset } from '../src/compiler/synthetic.ts';
-import { GRAPH_NAMES, type ModelManifest } from '../src/models/manifest.ts';
-import { ProgressBar, formatBytes, formatSeconds } from '../src/cli/progress.ts';
+import { GRAPH_NAMES, type ModelManifest } from '../src/contract/manifest.ts';
+import { ProgressBar } from '../src/cli/progress.ts';
+import { formatBytes, formatSeconds } from '../src/common/format.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'svd-web.js');

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, ROOT } from '../e2e/harness.ts';
-import { formatBytes } from '../src/cli/progress.ts';
+import { formatBytes } from '../src/common/format.ts';
 
 const CACHE = join(tmpdir(), 'svd-web-bench');
 const DEFAULT_MODEL = join(CACHE, 'model-svd-xt-q4f16');

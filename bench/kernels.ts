@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { parseManifest } from '../src/models/manifest.ts';
+import { parseManifest } from '../src/contract/manifest.ts';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 /** Debian chromium's SwiftShader Vulkan driver: onnxruntime-node's WebGPU EP runs on it where there is no GPU. */

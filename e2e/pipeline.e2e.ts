@@ -13,8 +13,8 @@ import { loadTensors, fixturePath, maxAbsDiff } from '../tests/support/fixtures.
 import { runCli } from '../tests/support/cli.ts';
 import { NodeRuntime } from '../src/runtime/node.ts';
 import { generateFrames } from '../src/pipeline/pipeline.ts';
-import { parseManifest } from '../src/models/manifest.ts';
-import { validateRequest } from '../src/pipeline/request.ts';
+import { parseManifest } from '../src/contract/manifest.ts';
+import { validateRequest } from '../src/contract/request.ts';
 
 const MODEL_DIR = join(ROOT, 'public', 'models', 'tiny-random');
 const MODEL_URL = '/models/tiny-random/';

@@ -5,13 +5,13 @@ import {
   REQUEST_FIELDS,
   SEED_MAX,
   formatRequestErrors,
-  randomSeed,
   segmindBody,
   validateRequest,
   type RequestError,
   type SvdRequest,
   type ValidationContext,
-} from '../src/pipeline/request.ts';
+} from '../src/contract/request.ts';
+import { drawSeed } from '../src/contract/seed.ts';
 
 const LOCAL: ValidationContext = { backend: 'local' };
 const SEGMIND: ValidationContext = { backend: 'segmind' };
@@ -166,9 +166,9 @@ describe('numeric strings and seed', () => {
   });
 
   it('randomSeed stays in range', () => {
-    expect(randomSeed(() => 0)).toBe(0);
-    expect(randomSeed(() => 0.9999999999999999)).toBeLessThanOrEqual(SEED_MAX);
-    const s = randomSeed();
+    expect(drawSeed(() => 0)).toBe(0);
+    expect(drawSeed(() => 0.9999999999999999)).toBeLessThanOrEqual(SEED_MAX);
+    const s = drawSeed();
     expect(Number.isInteger(s) && s >= 0 && s <= SEED_MAX).toBe(true);
   });
 });

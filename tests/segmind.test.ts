@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { validateRequest, type SvdRequest } from '../src/pipeline/request.ts';
+import { validateRequest, type SvdRequest } from '../src/contract/request.ts';
 import { SegmindError, decodeBase64, generateRemote, sniffMime, type SegmindErrorKind } from '../src/remote/segmind.ts';
 import { fakeMp4, startSegmindServer, type Base64Shape, type SegmindServer } from './support/segmind-server.ts';
 

@@ -7,8 +7,8 @@ import type { FromWorker, FromWorkerPayloads, ToWorker, DeviceInfo, ModelSource,
 import { transferablesOf } from '../src/protocol/messages.ts';
 import { generateFrames, isOutOfMemory, CancelledError, PipelineInputError } from '../src/pipeline/pipeline.ts';
 import { FramingError } from '../src/pipeline/image.ts';
-import { validateRequest, formatRequestErrors, DEFAULT_MAX_LOCAL_FRAMES } from '../src/pipeline/request.ts';
-import { parseManifest, type ModelManifest } from '../src/models/manifest.ts';
+import { validateRequest, formatRequestErrors, DEFAULT_MAX_LOCAL_FRAMES } from '../src/contract/request.ts';
+import { parseManifest, type ModelManifest } from '../src/contract/manifest.ts';
 import { WebRuntime, httpFileReader, requestGpu, type GpuSetup, type ModelFileReader } from '../src/runtime/web.ts';
 import { opfsFileReader } from '../src/models/opfs.ts';
 import { CachingRuntime } from '../src/runtime/cache.ts';

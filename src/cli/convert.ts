@@ -1,7 +1,8 @@
 /** `svd-web convert --from <checkpoint> --out <dir> [--precision …] [--attention …]` */
 import { parseArgs } from 'node:util';
 import { convertCheckpoint } from '../compiler/convert.ts';
-import { ProgressBar, formatBytes } from './progress.ts';
+import { ProgressBar } from './progress.ts';
+import { formatBytes } from '../common/format.ts';
 import { UsageError } from './errors.ts';
 
 export const CONVERT_USAGE = `svd-web convert --from <checkpoint dir> --out <model dir> [options]

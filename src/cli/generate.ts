@@ -2,15 +2,16 @@
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateRequest, formatRequestErrors, REQUEST_FIELDS, DEFAULT_MAX_LOCAL_FRAMES } from '../pipeline/request.ts';
+import { validateRequest, formatRequestErrors, REQUEST_FIELDS, DEFAULT_MAX_LOCAL_FRAMES } from '../contract/request.ts';
 import { generateFrames, PipelineInputError } from '../pipeline/pipeline.ts';
 import { FramingError } from '../pipeline/image.ts';
-import { parseManifest, ManifestError, type ModelManifest } from '../models/manifest.ts';
+import { parseManifest, ManifestError, type ModelManifest } from '../contract/manifest.ts';
 import { NodeRuntime } from '../runtime/node.ts';
 import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
 import { SafetensorsFile, writeSafetensors, float32Bytes } from '../io/safetensors.ts';
 import { UsageError } from './errors.ts';
-import { ProgressBar, formatSeconds } from './progress.ts';
+import { ProgressBar } from './progress.ts';
+import { formatSeconds } from '../common/format.ts';
 import { writeVideo } from './ffmpeg.ts';
 
 /** Request fields settable from the command line: flag name → request field. */

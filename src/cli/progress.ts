@@ -1,3 +1,5 @@
+import { formatSeconds } from '../common/format.ts';
+
 /** A one-line progress bar on stderr with rate and ETA; plain lines when stderr is not a terminal. */
 export class ProgressBar {
   private readonly start = Date.now();
@@ -31,14 +33,4 @@ export class ProgressBar {
   }
 }
 
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
 
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
-  return `${n} B`;
-}

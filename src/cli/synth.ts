@@ -1,7 +1,8 @@
 /** `svd-web synth --out <dir> [--preset svd-xt|svd|tiny] [--dtype f16|f32] [--seed N]` */
 import { parseArgs } from 'node:util';
 import { SYNTH_PRESETS, synthesizeCheckpoint, type SynthDType, type SynthPreset } from '../compiler/synthetic.ts';
-import { ProgressBar, formatBytes } from './progress.ts';
+import { ProgressBar } from './progress.ts';
+import { formatBytes } from '../common/format.ts';
 import { UsageError } from './errors.ts';
 
 export const SYNTH_USAGE = `svd-web synth --out <dir> [options]

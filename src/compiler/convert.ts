@@ -12,7 +12,7 @@ import { locateCheckpoint, type CheckpointFiles } from './checkpoint.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from './architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from './architectures/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from './architectures/vae.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type NetworkName, type ModelManifest, type PipelineFacts } from '../models/manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type NetworkName, type ModelManifest, type PipelineFacts } from '../contract/manifest.ts';
 import { ConfigError } from './architectures/config.ts';
 import { buildDenoiseStep } from './architectures/denoise-step.ts';
 

@@ -11,7 +11,7 @@ import { adapterReport } from './gpu.ts';
 import { runOrtSelfTest } from './ort-selftest.ts';
 import { runPipeline } from './pipeline-harness.ts';
 import { loadFFmpeg, muxFrames } from '../video/mux.ts';
-import { base64ToBytes, bytesToBase64 } from '../video/base64.ts';
+import { base64ToBytes, bytesToBase64 } from '../common/base64.ts';
 
 let worker: Worker | null = null;
 let nextId = 1;

@@ -19,7 +19,7 @@ import {
   type ModelRecord,
   type TransferTuning,
 } from '../models/library.ts';
-import { parseManifest } from '../models/manifest.ts';
+import { parseManifest } from '../contract/manifest.ts';
 import { Sha256 } from '../models/sha256.ts';
 
 interface Run {

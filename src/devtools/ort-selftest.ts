@@ -1,4 +1,5 @@
 /** Runs a small ONNX model with onnxruntime-web (native WebGPU EP build) from our origin. Lib-neutral. */
+import { base64ToBytes } from '../common/base64.ts';
 import * as ort from 'onnxruntime-web/webgpu';
 import { ortWasmPaths } from '../runtime/assets.ts';
 import type { AdapterReport, OrtRunReport, OrtRunRequest } from './api.ts';
@@ -14,12 +15,6 @@ function configure(numThreads?: number): void {
   configured = true;
 }
 
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 export async function runOrtSelfTest(req: OrtRunRequest, where: 'page' | 'worker'): Promise<OrtRunReport> {
   configure(req.numThreads);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import type { ImageInput } from '../pipeline/request.ts';
+import type { ImageInput } from '../contract/request.ts';
 
 export class ImageFileError extends Error {
   constructor(message: string) {

@@ -4,7 +4,7 @@
  * and never hold more than one network chunk in memory.
  */
 import { ModelDeliveryError, type ModelErrorCode } from './errors.ts';
-import { parseManifest } from './manifest.ts';
+import { parseManifest } from '../contract/manifest.ts';
 import { opfsFolderStore, removeModelDirectory } from './opfs.ts';
 import type { DownloadProgress } from './progress.ts';
 import { downloadFiles, importFiles, type TransferStats, type TransferTuning } from './transfer.ts';

@@ -11,7 +11,7 @@
  * (the UI thread's `navigator.storage.estimate()`), requests persistent storage and relays progress.
  */
 import { ModelDeliveryError, cancelled } from './errors.ts';
-import { parseManifest, type ModelManifest, type Precision } from './manifest.ts';
+import { parseManifest, type ModelManifest, type Precision } from '../contract/manifest.ts';
 import {
   listFiles,
   listModelIds,

@@ -2,8 +2,8 @@
  * Pure decisions about a model folder: what changed between two manifests, what is still missing, whether the
  * storage quota allows it, and what an imported folder lacks. Unit-tested in Node (tests/models/plan.test.ts).
  */
-import type { ManifestFile, ModelManifest } from './manifest.ts';
-import { formatGB } from './progress.ts';
+import type { ManifestFile, ModelManifest } from '../contract/manifest.ts';
+import { formatGB } from '../common/format.ts';
 
 export const MANIFEST_NAME = 'manifest.json';
 /** the manifest of a download in progress; replaced by manifest.json once every file verified */

@@ -61,28 +61,8 @@ export function etaSeconds(remaining: number, bytesPerSecond: number): number | 
   return remaining / bytesPerSecond;
 }
 
-const GB = 1e9;
 
-/** "1.23 GB" (decimal units, as disks and browsers' storage settings show them). */
-export function formatBytes(n: number): string {
-  if (n >= GB) return `${(n / GB).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
-  return `${n} B`;
-}
 
-/** "1.23 GB" always in GB (quota messages compare like with like). */
-export function formatGB(n: number): string {
-  return `${(n / GB).toFixed(2)} GB`;
-}
-
-export function formatEta(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '—';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
 
 /** Calls `fn` at most every `ms` (the last call of a burst is kept and delivered by `flush`). */
 export function throttle<T>(fn: (v: T) => void, ms: number, now: () => number = () => Date.now()): { push(v: T, force?: boolean): void; flush(): void } {

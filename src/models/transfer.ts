@@ -10,10 +10,11 @@
  *   a corrupt file is deleted and fetched again (bounded), never used;
  * - manifest.json is written last: a folder with manifest.json is complete and verified.
  */
-import type { ManifestFile, ModelManifest } from './manifest.ts';
+import type { ManifestFile, ModelManifest } from '../contract/manifest.ts';
 import { ModelDeliveryError, cancelled, isQuotaError } from './errors.ts';
 import { MANIFEST_NAME, PENDING_MANIFEST_NAME, backoffMs, diffFolder, diffManifests } from './plan.ts';
-import { RateMeter, etaSeconds, formatBytes, throttle, type DownloadPhase, type DownloadProgress } from './progress.ts';
+import { formatBytes } from '../common/format.ts';
+import { RateMeter, etaSeconds, throttle, type DownloadPhase, type DownloadProgress } from './progress.ts';
 import { Sha256 } from './sha256.ts';
 
 /** A `.part` file open for writing (OPFS: a FileSystemSyncAccessHandle). */

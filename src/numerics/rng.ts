@@ -14,8 +14,6 @@
  * explicitly.
  */
 
-/** Largest seed accepted by the Segmind-compatible API surface. */
-export const MAX_SEED = 999_999_999_999_999;
 
 const PHILOX_M0 = 0xd2511f53;
 const PHILOX_M1 = 0xcd9e8d57;
@@ -120,25 +118,4 @@ export function randn(seed: number | bigint, count: number, opts: RandnOptions =
     if (i + 1 < count) out[i + 1] = r * Math.sin(theta);
   }
   return out;
-}
-
-/**
- * A fresh random seed in [0, MAX_SEED], uniformly (rejection sampling on 50 random bits), from
- * crypto.getRandomValues when the platform has it (browsers, workers, Node ≥ 19), else Math.random.
- */
-export function drawSeed(): number {
-  const limit = MAX_SEED + 1; // < 2^50
-  const span = 2 ** 50;
-  const bound = span - (span % limit); // accept below the largest multiple of `limit`: no modulo bias
-  const c = (globalThis as { crypto?: { getRandomValues?: <T extends ArrayBufferView>(a: T) => T } }).crypto;
-  const words = new Uint32Array(2);
-  for (;;) {
-    if (c?.getRandomValues) c.getRandomValues(words);
-    else {
-      words[0] = Math.floor(Math.random() * 0x100000000);
-      words[1] = Math.floor(Math.random() * 0x100000000);
-    }
-    const v = (words[1] & 0x3ffff) * 0x100000000 + words[0]; // 18 + 32 = 50 bits
-    if (v < bound) return v % limit;
-  }
 }

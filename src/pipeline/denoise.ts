@@ -4,7 +4,7 @@
  * - on the device (WebGPU): the UNet and the weightless `denoise_step` graph hand GPU buffers to each other, so
  *   nothing is read back until the loop ends (one readback of the final latents).
  */
-import type { GraphName, ModelManifest } from '../models/manifest.ts';
+import type { GraphName, ModelManifest } from '../contract/manifest.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../runtime/types.ts';
 import { eulerStep, eulerStepCoefficients, scaleModelInput, sqrtSigmaSqPlusOne, type EulerSchedule } from '../numerics/scheduler.ts';
 import { applyGuidance } from '../numerics/guidance.ts';

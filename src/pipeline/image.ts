@@ -2,8 +2,8 @@
  * How the input image becomes the video's frame: output size from resize_method and the request, the
  * crop that gives the image that aspect, and the conditioning image the VAE encodes.
  */
-import type { ModelManifest } from '../models/manifest.ts';
-import type { ImageInput, SvdRequest } from './request.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
+import type { ImageInput, SvdRequest } from '../contract/request.ts';
 import { centerCropBox, fitToPixelCount, resizeLanczosU8, u8HwcToFloatChw, type Box } from '../numerics/resize.ts';
 
 export interface Framing {

@@ -3,13 +3,14 @@
  * (see docs/svd-spec.md, "Pipeline steps"); each numbered comment is the step of the spec it implements.
  * No DOM and no ORT here: sessions come from a ModelRuntime, numerics from ../numerics.
  */
-import type { ModelManifest } from '../models/manifest.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
 import type { GraphSession, ModelRuntime, Tensor32 } from '../runtime/types.ts';
-import type { ImageInput, SvdRequest } from './request.ts';
+import type { ImageInput, SvdRequest } from '../contract/request.ts';
 import { eulerKarrasSchedule } from '../numerics/scheduler.ts';
 import { guidanceScales } from '../numerics/guidance.ts';
 import { canDenoiseOnDevice, denoiseOnCpu, denoiseOnDevice, type DenoiseInput, type LatentDims } from './denoise.ts';
-import { randn, drawSeed } from '../numerics/rng.ts';
+import { randn } from '../numerics/rng.ts';
+import { resolveSeed } from '../contract/seed.ts';
 import { clipPreprocess } from '../numerics/resize.ts';
 import { planFraming, prepareConditioningImage, rgbaToFloatChw, type Framing } from './image.ts';
 
@@ -99,7 +100,7 @@ export async function generateFrames(
   if (options.latents && options.latents.length !== latentSize) {
     throw new PipelineInputError(`latents hold ${options.latents.length} values; [1,${F},${C},${h},${w}] needs ${latentSize}`);
   }
-  const seed = request.seed === -1 ? drawSeed() : request.seed;
+  const seed = resolveSeed(request.seed);
   const timings: Record<Stage, number> = { load: 0, encode: 0, denoise: 0, decode: 0 };
   const ortCall: Record<Stage, number> = { load: 0, encode: 0, denoise: 0, decode: 0 };
   const eta = new EtaEstimator(request.steps, Math.ceil(F / request.decode_chunk));

@@ -11,7 +11,7 @@
  *
  * DOM-free apart from the `Worker`-like object it is given, so it runs in Node tests with a fake worker.
  */
-import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from '../protocol/messages.ts';
+import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from './messages.ts';
 
 /**
  * The part of `Worker` the client uses (a fake implements it in tests). Handler parameters are typed `never`

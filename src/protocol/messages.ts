@@ -3,9 +3,9 @@
  * whose `kind` fixes the payload's type (the pattern of onnxruntime-web's proxy-messages.ts), built from one
  * map per direction so a new message is one line here and the compiler finds every place that must handle it.
  */
-import type { ImageInput, SvdRequest } from '../pipeline/request.ts';
+import type { ImageInput, SvdRequest } from '../contract/request.ts';
 import type { FrameBatch, Progress } from '../pipeline/pipeline.ts';
-import type { ModelManifest } from '../models/manifest.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
 
 /** Where the worker reads a model's files from. */
 export type ModelSource =

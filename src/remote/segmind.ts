@@ -10,7 +10,8 @@
  * x-rate-limit-reset-at-utc. Errors: JSON {"error": "..."}; 401 key; 406 credits / spend limit / content type;
  * 429 rate limit; 500 often a bad parameter value; 405 answers HTML.
  */
-import { formatRequestErrors, segmindBody, stripDataUrl, validateRequest, type SvdRequest } from '../pipeline/request.ts';
+import { decodeBase64, stripDataUrl } from '../common/base64.ts';
+import { formatRequestErrors, segmindBody, validateRequest, type SvdRequest } from '../contract/request.ts';
 
 export const SEGMIND_ENDPOINT = 'https://api.segmind.com/v1/svd';
 export const DEFAULT_TIMEOUT_MS = 180_000;
@@ -426,38 +427,3 @@ function pickString(data: unknown, depth: number): string | undefined {
   return undefined;
 }
 
-const B64 = (() => {
-  const table = new Int16Array(128).fill(-1);
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
-  table['-'.charCodeAt(0)] = 62; // base64url
-  table['_'.charCodeAt(0)] = 63;
-  return table;
-})();
-
-/** Standard or URL-safe base64, whitespace ignored, padding optional; undefined if it is not base64. */
-export function decodeBase64(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4) + 3);
-  let n = 0;
-  let acc = 0;
-  let bits = 0;
-  let padding = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
-    if (c === 0x3d /* = */) {
-      padding = true;
-      continue;
-    }
-    const v = c < 128 ? B64[c] : -1;
-    if (v < 0 || padding) return undefined;
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (acc >> bits) & 0xff;
-    }
-  }
-  if (bits >= 6) return undefined; // a dangling single character
-  return out.subarray(0, n);
-}

@@ -6,7 +6,7 @@
  * Device sessions are created for fixed input shapes (and maybe captured), so they are cached per graph AND
  * setup: a job with other shapes replaces the graph's session rather than adding a second copy of its weights.
  */
-import type { GraphName } from '../models/manifest.ts';
+import type { GraphName } from '../contract/manifest.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, GraphSession, ModelRuntime } from './types.ts';
 
 interface Entry<S> {

@@ -1,7 +1,7 @@
 /** ModelRuntime on onnxruntime-node: the CLI's and the parity tests' way to run a converted model. */
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
-import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
+import { graphEntry, type GraphName, type ModelManifest } from '../contract/manifest.ts';
 import { newStats, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 
 export interface NodeRuntimeOptions {

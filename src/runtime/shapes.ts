@@ -3,7 +3,7 @@
  * `freeDimensionOverrides` takes symbolic names; the manifest records each input's dimensions as compiled
  * (numbers, or the names the compiler gave them), so the names follow from the shapes.
  */
-import type { ManifestGraph } from '../models/manifest.ts';
+import type { ManifestGraph } from '../contract/manifest.ts';
 
 export type InputDims = NonNullable<ManifestGraph['inputs']>;
 

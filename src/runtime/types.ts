@@ -3,7 +3,7 @@
  * knows which it runs on. Tensors cross it as float32 CPU arrays; each runtime counts its own time in ORT
  * (./clock.ts). Where tensors can stay on the device between runs (WebGPU), `resident` offers that too.
  */
-import type { GraphName } from '../models/manifest.ts';
+import type { GraphName } from '../contract/manifest.ts';
 import { RunClock } from './clock.ts';
 
 export interface Tensor32 {

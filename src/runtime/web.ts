@@ -4,7 +4,7 @@
  * Sessions are created one graph at a time from the model's files; external data is handed to ORT per file.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { graphEntry, type GraphName, type ModelManifest } from '../models/manifest.ts';
+import { graphEntry, type GraphName, type ModelManifest } from '../contract/manifest.ts';
 import { newStats, type DeviceResidency, type DeviceSession, type DeviceSessionOptions, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 import { staticDimensions } from './shapes.ts';
 import { ortWasmPaths } from './assets.ts';

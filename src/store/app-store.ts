@@ -8,10 +8,11 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { FramingError, planFraming, type Framing } from '../pipeline/image.ts';
-import { randomSeed, type Backend, type FieldName, type SvdRequest } from '../pipeline/request.ts';
+import { drawSeed } from '../contract/seed.ts';
+import { type Backend, type FieldName, type SvdRequest } from '../contract/request.ts';
 import type { DeviceInfo, ResultInfo } from '../protocol/messages.ts';
 import type { FrameBatch, Progress } from '../pipeline/pipeline.ts';
-import type { ModelManifest } from '../models/manifest.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
 import { generateRemote, SegmindError, type RemoteResult, type SegmindOptions } from '../remote/segmind.ts';
 import type { MuxFormat, MuxOptions, RgbaFrames } from '../video/mux.ts';
 import { decideBackend, type BackendChoice, type BackendDecision, type ProbeState } from './backend.ts';
@@ -469,7 +470,7 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
         set({ draft: defaultDraft() });
       },
       rollSeed() {
-        set((s) => ({ draft: { ...s.draft, seed: String(randomSeed()) } }));
+        set((s) => ({ draft: { ...s.draft, seed: String(drawSeed()) } }));
       },
       reuseSeed() {
         const seed = get().result?.seed;

@@ -5,7 +5,7 @@
 import {
   DEFAULT_MAX_LOCAL_FRAMES, FIELD_NAMES, REQUEST_FIELDS, validateRequest,
   type Backend, type FieldName, type SvdRequest,
-} from '../pipeline/request.ts';
+} from '../contract/request.ts';
 import type { Draft } from './persist.ts';
 
 /** The form's starting values: every default from REQUEST_FIELDS (width/height empty). */

@@ -2,7 +2,7 @@
  * Pure picture checks (no DOM, Node-testable): recognise format, size, animation and truncation from the bytes,
  * and the type of a decoded picture. Decoding itself is in image-input.ts (browser only).
  */
-import type { ImageInput } from '../pipeline/request.ts';
+import type { ImageInput } from '../contract/request.ts';
 
 /** Largest accepted side in pixels (the same limit as the CLI). */
 export const MAX_IMAGE_SIDE = 8192;

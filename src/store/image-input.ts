@@ -6,7 +6,8 @@
  * the browser cannot decode), larger than 8192 px on a side. Animated GIF/WebP/APNG use their first frame, with a
  * note saying so. The byte checks are pure (image-check.ts, Node-tested); decoding here needs a browser.
  */
-import type { ImageInput } from '../pipeline/request.ts';
+import { blobToBase64 } from '../common/base64.ts';
+import type { ImageInput } from '../contract/request.ts';
 import { FORMAT_NAMES, ImageInputError, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, sniffImage, type LoadedImage } from './image-check.ts';
 
 export { ImageInputError, sniffImage, MAX_IMAGE_SIDE, type LoadedImage } from './image-check.ts';
@@ -129,8 +130,5 @@ export async function imageBase64ForApi(image: LoadedImage): Promise<string> {
     ctx.putImageData(new ImageData(new Uint8ClampedArray(image.input.rgba), image.input.width, image.input.height), 0, 0);
     blob = await canvas.convertToBlob({ type: 'image/png' });
   }
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
+  return blobToBase64(blob);
 }

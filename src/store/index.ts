@@ -11,7 +11,7 @@ import { modelStore } from '../models/model-store.ts';
 import type { CachedModel } from '../models/library.ts';
 import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi } from './image-input.ts';
 import { muxFrames } from '../video/mux.ts';
-import { blobToBase64 } from '../video/base64.ts';
+import { blobToBase64 } from '../common/base64.ts';
 
 export const appStore = createAppStore({
   storage: browserStorage(),

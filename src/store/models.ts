@@ -6,7 +6,7 @@
  * The model library (src/models/library.ts, issue 7) adds downloaded and imported models from OPFS; the store
  * merges them in through `setLibraryModels`.
  */
-import { parseManifest, type ModelManifest } from '../models/manifest.ts';
+import { parseManifest, type ModelManifest } from '../contract/manifest.ts';
 import type { ModelSource } from '../protocol/messages.ts';
 
 export interface ModelChoice {

@@ -3,7 +3,7 @@
  * settings are never lost), the backend choice, the chosen model and the Segmind API key (only here, never
  * anywhere else; "forget key" removes it). Storage failures (private mode, quota) are survived silently.
  */
-import { FIELD_NAMES, type FieldName } from '../pipeline/request.ts';
+import { FIELD_NAMES, type FieldName } from '../contract/request.ts';
 
 /** The subset of the Web Storage API used here (a Map-backed fake works in Node tests). */
 export interface KeyValueStorage {

@@ -1,6 +1,6 @@
 /** Frames as they are decoded, the looping video, the seed used, downloads (MP4/GIF/WebM) and copy as base64. */
 import { memo, useEffect, useRef } from 'react';
-import { formatBytes, formatDuration } from '../store/format.ts';
+import { formatBytes, formatDuration } from '../common/format.ts';
 import { actions, useApp } from '../store/index.ts';
 import type { ExportFormat, FrameSlot } from '../store/app-store.ts';
 

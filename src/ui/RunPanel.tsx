@@ -1,7 +1,7 @@
 /** Where the video is made (and why), the Segmind key, Generate/Cancel, one progress bar, errors in plain words. */
 import { useEffect, useId, useRef, useState } from 'react';
 import { BACKEND_CHOICES, type BackendChoice } from '../store/backend.ts';
-import { formatDuration, formatEta } from '../store/format.ts';
+import { formatDuration, formatTimeLeft } from '../common/format.ts';
 import { actions, useApp, useView } from '../store/index.ts';
 
 export function RunPanel() {
@@ -142,7 +142,7 @@ function Progress() {
   const elapsed = job.startedAt ? (job.finishedAt ?? Date.now()) - job.startedAt : 0;
   const indeterminate = job.fraction < 0;
   const pct = Math.round(Math.max(0, job.fraction) * 100);
-  const eta = formatEta(job.etaSeconds);
+  const eta = formatTimeLeft(job.etaSeconds);
   const facts = running
     ? [indeterminate ? '' : `${pct}%`, eta, elapsed > 0 ? `${formatDuration(elapsed)} so far` : '']
     : [elapsed > 0 ? `in ${formatDuration(elapsed)}` : ''];

@@ -1,6 +1,6 @@
 /** One control per request field, rendered from REQUEST_FIELDS (label, range, default, one-line help). */
 import { useId } from 'react';
-import { REQUEST_FIELDS, type Backend, type FieldName } from '../pipeline/request.ts';
+import { REQUEST_FIELDS, type Backend, type FieldName } from '../contract/request.ts';
 import { actions, useApp, useView } from '../store/index.ts';
 
 const MAIN_FIELDS: FieldName[] = ['motion', 'fps', 'frames', 'seed', 'cond_aug', 'resize_method', 'base64'];

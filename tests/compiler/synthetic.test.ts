@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { paramBreakdown, presetConfigs, recordPreset, synthesizeCheckpoint, syntheticTensor, isNormWeight } from '../../src/compiler/synthetic.ts';
 import { convertCheckpoint } from '../../src/compiler/convert.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
-import { GRAPH_NAMES } from '../../src/models/manifest.ts';
+import { GRAPH_NAMES } from '../../src/contract/manifest.ts';
 import { fixturePath } from '../support/fixtures.ts';
 
 const temp = mkdtempSync(join(tmpdir(), 'svd-synth-test-'));

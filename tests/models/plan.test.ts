@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, diffFolder, diffManifests, planDownload, quotaShortfall, relativePaths, sanitizeModelId } from '../../src/models/plan.ts';
-import { RateMeter, etaSeconds, formatBytes, formatEta, throttle } from '../../src/models/progress.ts';
+import { RateMeter, etaSeconds, throttle } from '../../src/models/progress.ts';
+import { formatBytes, formatEta } from '../../src/common/format.ts';
 
 const f = (path: string, bytes: number, sha = 'a') => ({ path, bytes, sha256: sha.repeat(64).slice(0, 64) });
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { downloadFiles, importFiles, parseContentRange, type FolderStore, type PartFile } from '../../src/models/transfer.ts';
-import type { ModelManifest } from '../../src/models/manifest.ts';
+import type { ModelManifest } from '../../src/contract/manifest.ts';
 import { ModelDeliveryError } from '../../src/models/errors.ts';
 import type { DownloadProgress } from '../../src/models/progress.ts';
 

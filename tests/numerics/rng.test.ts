@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { drawSeed, MAX_SEED, philox4x32_10, randn, seedToKey } from '../../src/numerics/index.ts';
+import { philox4x32_10, randn, seedToKey } from '../../src/numerics/index.ts';
+import { drawSeed, SEED_MAX as MAX_SEED } from '../../src/contract/seed.ts';
 
 const hex = (a: Uint32Array) => Array.from(a, (v) => v.toString(16).padStart(8, '0')).join(' ');
 

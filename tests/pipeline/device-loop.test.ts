@@ -11,7 +11,7 @@ import { eulerKarrasSchedule } from '../../src/numerics/scheduler.ts';
 import { guidanceScales } from '../../src/numerics/guidance.ts';
 import { randn } from '../../src/numerics/rng.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../../src/runtime/types.ts';
-import type { GraphName } from '../../src/models/manifest.ts';
+import type { GraphName } from '../../src/contract/manifest.ts';
 
 const f32 = Math.fround;
 

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generateFrames, isOutOfMemory } from '../../src/pipeline/pipeline.ts';
-import { validateRequest } from '../../src/pipeline/request.ts';
-import type { ModelManifest } from '../../src/models/manifest.ts';
+import { validateRequest } from '../../src/contract/request.ts';
+import type { ModelManifest } from '../../src/contract/manifest.ts';
 import { RunClock } from '../../src/runtime/clock.ts';
 import type { GraphSession, ModelRuntime, Tensor32 } from '../../src/runtime/types.ts';
 

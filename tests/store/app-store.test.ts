@@ -3,7 +3,7 @@ import { createAppStore, deriveView, type AppDeps } from '../../src/store/app-st
 import { memoryStorage, STORAGE_KEYS } from '../../src/store/persist.ts';
 import { SegmindError } from '../../src/remote/segmind.ts';
 import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
-import type { ModelManifest } from '../../src/models/manifest.ts';
+import type { ModelManifest } from '../../src/contract/manifest.ts';
 import type { ToWorker } from '../../src/protocol/messages.ts';
 import { FakeWorker, tick, tinyImage } from './fakes.ts';
 

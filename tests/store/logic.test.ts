@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decideBackend, type BackendFacts } from '../../src/store/backend.ts';
 import { checkDraft, completeDraft, defaultDraft, draftToInput } from '../../src/store/draft.ts';
-import { formatEta, overallFraction, phaseLabel } from '../../src/store/format.ts';
+import { overallFraction, phaseLabel } from '../../src/store/format.ts';
+import { formatTimeLeft as formatEta } from '../../src/common/format.ts';
 import { loadDraft, memoryStorage, saveDraft, STORAGE_KEYS } from '../../src/store/persist.ts';
 import { sniffImage } from '../../src/store/image-check.ts';
 import { endpointOverride } from '../../src/store/app-store.ts';

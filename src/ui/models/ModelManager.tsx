@@ -9,7 +9,7 @@ import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { IMPORT_JOB, modelStore, type ModelJob, type ModelStore } from '../../models/model-store.ts';
 import type { CachedModel, ModelRecord } from '../../models/library.ts';
-import { formatBytes, formatEta } from '../../models/progress.ts';
+import { formatBytes, formatEta } from '../../common/format.ts';
 
 export interface ModelManagerProps {
   store?: ModelStore;
