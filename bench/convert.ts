@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { SYNTH_PRESETS, synthesizeCheckpoint, type SynthPreset } from '../src/compiler/synthetic.ts';
+import { SYNTH_PRESETS, type SynthPreset } from '../src/compiler/synthetic/configs.ts';
+import { synthesizeCheckpoint } from '../src/compiler/synthetic/write.ts';
 import { GRAPH_NAMES, type ModelManifest } from '../src/contract/manifest.ts';
 import { ProgressBar } from '../src/cli/progress.ts';
 import { formatBytes, formatSeconds } from '../src/common/format.ts';
@@ -55,7 +56,7 @@ function filesUnder(path: string): string[] {
 /** Changes whenever what the generator writes could change: the generator, the architectures, the graph layers. */
 function generatorStamp(): string {
   const h = createHash('sha256').update(`${preset}|f16|seed0\n`);
-  const sources = [join(ROOT, 'src/compiler/synthetic.ts'), join(ROOT, 'src/io/safetensors.ts'), join(ROOT, 'src/compiler/onnx/nn.ts'), ...filesUnder(join(ROOT, 'src/compiler/architectures'))];
+  const sources = [...filesUnder(join(ROOT, 'src/compiler/synthetic')), join(ROOT, 'src/io/safetensors.ts'), join(ROOT, 'src/compiler/onnx/nn.ts'), ...filesUnder(join(ROOT, 'src/compiler/architectures'))];
   for (const f of sources) h.update(f.slice(ROOT.length)).update(readFileSync(f));
   return h.digest('hex');
 }

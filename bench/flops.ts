@@ -2,21 +2,23 @@
  * FLOPs of one UNet call of the REAL SVD-XT config, counted from the graph our compiler builds:
  *   npx tsx bench/flops.ts
  *
- * The graph is built with the real config (synthetic.ts's presetConfigs('svd-xt')) against a weight store that hands
- * out zeros and an initializer sink that discards the bytes (no weights are written, ~15 s), with the attention the
- * converter picks for this config (fused MultiHeadAttention). bench/graph-flops.ts then propagates concrete shapes
- * through every node for sample [2, F, 8, 72, 128] (576×1024, CFG batch 2) and counts the multiply-adds.
+ * The graph is built with the real config (presetConfigs('svd-xt'), src/compiler/synthetic/configs.ts) against a
+ * weight store that hands out zeros and an initializer sink that discards the bytes (no weights are written, ~15 s),
+ * with the attention the converter picks for this config (fused MultiHeadAttention). src/compiler/onnx/shape-eval.ts then propagates concrete
+ * shapes through every node for sample [2, F, 8, 72, 128] (576×1024, CFG batch 2) and counts the multiply-adds.
  * Also: the VAE decoder per frame and the image encoder, and what the count means in seconds per step.
  */
 import { fileURLToPath } from 'node:url';
 import { Graph, type ExternalLocation, type InitializerSink } from '../src/compiler/onnx/graph.ts';
 import { BuildContext, PRECISIONS, type AttentionKind } from '../src/compiler/onnx/nn.ts';
 import { OPSET } from '../src/compiler/compile.ts';
-import { RecordingWeightStore, presetConfigs, type SynthPreset } from '../src/compiler/synthetic.ts';
+import { presetConfigs, type SynthPreset } from '../src/compiler/synthetic/configs.ts';
+import { RecordingWeightStore } from '../src/compiler/synthetic/record.ts';
 import { buildUnet, parseUnetConfig } from '../src/compiler/architectures/unet.ts';
 import { buildVaeDecoder, parseVaeConfig } from '../src/compiler/architectures/vae.ts';
 import { buildImageEncoder, parseClipVisionConfig } from '../src/compiler/architectures/clip.ts';
-import { evaluateGraph, flopSplit, numel, type Evaluation, type FlopCategory } from './graph-flops.ts';
+import { evaluateGraph, numel, type Evaluation } from '../src/compiler/onnx/shape-eval.ts';
+import { flopSplit, type FlopCategory } from './graph-flops.ts';
 
 /** Keeps nothing: small constants (under the graph's inline threshold) stay in the graph with their values. */
 class DiscardSink implements InitializerSink {
@@ -98,7 +100,7 @@ export async function runFlops(log: (s: string) => void = console.log): Promise<
   lines.push('');
   lines.push(
     `Graph: \`buildUnet\` with the real config, fused attention (what \`svd-web convert\` picks), ${unet.nodeCount} nodes, no weights; ` +
-      'shapes propagated node by node (bench/graph-flops.ts); 1 multiply-add = 2 FLOPs, Conv/MatMul/MatMulNBits/attention only.',
+      'shapes propagated node by node (src/compiler/onnx/shape-eval.ts); 1 multiply-add = 2 FLOPs, Conv/MatMul/MatMulNBits/attention only.',
   );
   lines.push('');
   lines.push('| frames | output shape | counted from graph | spec (diffusers, matmul/conv) | difference | attn2 q/k work we skip | graph + skipped vs spec |');

@@ -22,14 +22,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { convertCheckpoint } from '../src/compiler/convert.ts';
-import { SYNTH_PRESETS, synthesizeCheckpoint, type SynthPreset } from '../src/compiler/synthetic.ts';
+import { SYNTH_PRESETS, type SynthPreset } from '../src/compiler/synthetic/configs.ts';
+import { synthesizeCheckpoint } from '../src/compiler/synthetic/write.ts';
 import { parseManifest, type ModelManifest } from '../src/contract/manifest.ts';
-import { generateFrames, type Progress } from '../src/pipeline/pipeline.ts';
+import { generateFrames } from '../src/pipeline/pipeline.ts';
+import type { Progress } from '../src/contract/job.ts';
 import { validateRequest } from '../src/contract/request.ts';
 import { NodeRuntime } from '../src/runtime/node.ts';
 import type { ModelRuntime } from '../src/runtime/types.ts';
 import { buildWeightless, unetInputs } from './flops.ts';
-import { evaluateGraph } from './graph-flops.ts';
+import { evaluateGraph } from '../src/compiler/onnx/shape-eval.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

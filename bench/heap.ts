@@ -31,8 +31,9 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, ROOT } from '../e2e/harness.ts';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import { ROOT } from '../e2e/harness.ts';
+import { launchPersistentBrowser } from '../e2e/support/browser.ts';
 import { formatBytes } from '../src/common/format.ts';
 
 const CACHE = join(tmpdir(), 'svd-web-bench');
@@ -360,7 +361,7 @@ export async function runHeapBench(opts: HeapBenchOptions = {}, log: (s: string)
   let adapter: Record<string, unknown> | undefined;
   let baseline: { renderer: number; gpu: number } | undefined;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    context = await launchPersistentBrowser(userDataDir, { headless: true, timeout: 60_000 });
     const page: Page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${origin}/`, { waitUntil: 'load' });
     await page.waitForFunction(() => (globalThis as unknown as { document: { documentElement: { dataset: Record<string, string> } } }).document.documentElement.dataset.ready === '1');

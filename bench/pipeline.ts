@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { preview } from 'vite';
-import { callHarness, launchBrowser, ROOT } from '../e2e/harness.ts';
+import { callHarness, ROOT } from '../e2e/harness.ts';
+import { launchBrowser } from '../e2e/support/browser.ts';
 import type { HarnessApi, PipelineJob, PipelineJobReport } from '../src/devtools/api.ts';
 
 // ---------------------------------------------------------------------------------------------------------

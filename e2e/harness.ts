@@ -4,19 +4,17 @@
  *
  * - `startPreview()` serves the already-built dist/ (npm run test:e2e runs `vite build` first) on 127.0.0.1 with a
  *   free port, through Vite's `preview()` API, so the COOP/COEP headers come from vite.config.ts exactly as in prod.
- * - `launchBrowser()` starts headless Chromium with the flags measured to give SwiftShader WebGPU here (bench/).
  * - `callHarness()` calls a method of window.__svdHarness in a page that has loaded harness.html.
+ *
+ * Launching Chromium (executable, flags, `launchBrowser()`, `launchPersistentBrowser()`): e2e/support/browser.ts.
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import type { HarnessApi } from '../src/devtools/api.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/browser.ts';
-
-export { CHROMIUM, CHROMIUM_ARGS };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST = join(ROOT, 'dist');
@@ -46,13 +44,6 @@ export async function startPreview(): Promise<Preview> {
     origin,
     close: () => server.close(),
   };
-}
-
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: install Debian Chromium (apt-get update && apt-get install -y chromium)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
 }
 
 /** Calls window.__svdHarness[method](...args) in a page that has loaded harness.html. */

@@ -1,12 +1,10 @@
 /** `svd-web generate`: image → video on onnxruntime-node, with the same request rules as the app. */
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { validateRequest, formatRequestErrors, REQUEST_FIELDS, DEFAULT_MAX_LOCAL_FRAMES } from '../contract/request.ts';
-import { generateFrames, PipelineInputError } from '../pipeline/pipeline.ts';
-import { FramingError } from '../pipeline/image.ts';
-import { parseManifest, ManifestError, type ModelManifest } from '../contract/manifest.ts';
-import { NodeRuntime } from '../runtime/node.ts';
+import { contextForModel, formatRequestErrors, REQUEST_FIELDS, validateRequest } from '../contract/request.ts';
+import { EngineError, type FrameBatch } from '../contract/job.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
+import { InProcessEngine } from '../engine/in-process.ts';
+import { NodeModelHost, readModelManifest } from '../engine/node-host.ts';
 import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
 import { SafetensorsFile, writeSafetensors, float32Bytes } from '../io/safetensors.ts';
 import { UsageError } from './errors.ts';
@@ -79,8 +77,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     // numbers typed on the command line are numbers, so messages read "(got 0)" exactly as the app's do
     if (v !== undefined) raw[field] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v) : v;
   }
-  const maxFrames = Math.max(DEFAULT_MAX_LOCAL_FRAMES, manifest.pipeline.defaultFrames);
-  const checked = validateRequest(raw, { backend: 'local', maxFrames, defaultFrames: manifest.pipeline.defaultFrames });
+  const checked = validateRequest(raw, contextForModel(manifest.pipeline));
   if (!checked.ok) throw new UsageError(formatRequestErrors(checked.errors));
   for (const w of checked.warnings) console.error(`note: ${w}`);
   const request = checked.request;
@@ -94,32 +91,35 @@ export async function runGenerate(argv: string[]): Promise<void> {
   }
   const latents = values.latents ? readLatents(values.latents) : undefined;
 
-  const runtime = new NodeRuntime(values.model, manifest, { device });
+  const engine = new InProcessEngine(new NodeModelHost());
   const bar = new ProgressBar('generating');
   const started = performance.now();
+  const batches: FrameBatch[] = [];
   let result;
   try {
-    const floatFrames: Float32Array[] = [];
-    result = await generateFrames(runtime, manifest, image, request, {
-      latents,
-      splitGuidanceBatch: values['split-guidance'],
-      keepFloatFrames: !!values['frames-out'],
+    await engine.load({ source: { kind: 'dir', path: values.model }, device: device === 'webgpu' ? 'webgpu' : 'wasm' });
+    result = await engine.generate({ image: { pixels: image }, request, latents, floatFrames: !!values['frames-out'], splitGuidanceBatch: values['split-guidance'] }, {
       onProgress: (p) => bar.update(progressFraction(p), 1, `${p.stage} ${p.step}/${p.total}`),
-      onFrames: (b) => b.float && floatFrames.push(b.float),
+      onFrames: (b) => batches.push(b),
     });
-    bar.done(`generated ${result.frames.length} frames ${result.width}×${result.height}, seed ${result.seed}`);
-    if (values['frames-out']) {
-      const all = new Float32Array(floatFrames.reduce((a, f) => a + f.length, 0));
-      floatFrames.reduce((o, f) => (all.set(f, o), o + f.length), 0);
-      writeSafetensors(values['frames-out'], [{ name: 'frames', dtype: 'F32', shape: [result.frames.length, 3, result.height, result.width], data: () => float32Bytes(all) }]);
-    }
   } catch (e) {
-    if (e instanceof PipelineInputError || e instanceof FramingError) throw new UsageError(e.message);
+    if (e instanceof EngineError && (e.code === 'invalid-request' || e.code === 'invalid-image' || e.code === 'model')) throw new UsageError(e.message);
     throw e;
+  } finally {
+    await engine.release();
   }
-  if (values.out) await writeVideo(values.out, result.frames, result.width, result.height, result.fps);
+  const width = result.width!;
+  const height = result.height!;
+  const frames = batches.flatMap((b) => b.frames);
+  bar.done(`generated ${frames.length} frames ${width}×${height}, seed ${result.seed}`);
+  if (values['frames-out']) {
+    const all = new Float32Array(batches.reduce((a, b) => a + b.float!.length, 0));
+    batches.reduce((o, b) => (all.set(b.float!, o), o + b.float!.length), 0);
+    writeSafetensors(values['frames-out'], [{ name: 'frames', dtype: 'F32', shape: [frames.length, 3, height, width], data: () => float32Bytes(all) }]);
+  }
+  if (values.out) await writeVideo(values.out, frames, width, height, result.fps);
   const total = (performance.now() - started) / 1000;
-  const t = result.timings;
+  const t = result.local!.timings;
   console.log(
     `${values.out ?? values['frames-out']}: ${formatSeconds(total)} total — load ${formatSeconds(t.load / 1000)}, encode ${formatSeconds(t.encode / 1000)}, ` +
       `denoise ${formatSeconds(t.denoise / 1000)}, decode ${formatSeconds(t.decode / 1000)}; seed ${result.seed}`,
@@ -133,12 +133,10 @@ function progressFraction(p: { stage: keyof typeof STAGE_WEIGHT; step: number; t
 }
 
 export function readManifest(dir: string): ModelManifest {
-  const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) throw new UsageError(`${dir} has no manifest.json; convert a checkpoint first (svd-web convert --from <checkpoint> --out ${dir})`);
   try {
-    return parseManifest(JSON.parse(readFileSync(path, 'utf8')), path);
+    return readModelManifest(dir);
   } catch (e) {
-    if (e instanceof ManifestError || e instanceof SyntaxError) throw new UsageError(`${path}: ${(e as Error).message}`);
+    if (e instanceof EngineError) throw new UsageError(e.message);
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 /** `svd-web synth --out <dir> [--preset svd-xt|svd|tiny] [--dtype f16|f32] [--seed N]` */
 import { parseArgs } from 'node:util';
-import { SYNTH_PRESETS, synthesizeCheckpoint, type SynthDType, type SynthPreset } from '../compiler/synthetic.ts';
+import { SYNTH_PRESETS, type SynthDType, type SynthPreset } from '../compiler/synthetic/configs.ts';
+import { synthesizeCheckpoint } from '../compiler/synthetic/write.ts';
 import { ProgressBar } from './progress.ts';
 import { formatBytes } from '../common/format.ts';
 import { UsageError } from './errors.ts';

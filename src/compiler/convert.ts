@@ -153,6 +153,7 @@ function pipelineFacts(ckpt: CheckpointFiles, options: ConvertOptions): Pipeline
     latentChannels: (vae.latent_channels as number) ?? 4,
     unetInChannels: unet.in_channels ?? 8,
     vaeScaleFactor: 2 ** (levels - 1),
+    sizeMultiple: 2 ** (levels - 1) * 2 ** (((unet as unknown as { down_block_types?: unknown[] }).down_block_types?.length ?? 4) - 1),
     scalingFactor: (vae.scaling_factor as number) ?? 0.18215,
     embeddingDim: unet.cross_attention_dim,
     clip: {

@@ -37,6 +37,8 @@ export interface PipelineFacts {
   unetInChannels: number;
   /** H / h: 2^(VAE levels − 1), 8 for the real VAE */
   vaeScaleFactor: number;
+  /** output sides must be multiples of this: vaeScaleFactor × 2^(UNet down blocks − 1), so every UNet level halves evenly (64) */
+  sizeMultiple: number;
   /** latents are divided by this before decoding (0.18215) */
   scalingFactor: number;
   /** image embedding size = UNet cross_attention_dim (1024) */
@@ -100,6 +102,11 @@ export function parseManifest(raw: unknown, where = 'manifest.json'): ModelManif
     }
   }
   if (!m!.pipeline) fail('has no "pipeline" facts');
+  // Manifests written before sizeMultiple was a fact: derive it once here from the UNet's config.
+  if (!Number.isInteger(m!.pipeline!.sizeMultiple)) {
+    const unet = m!.sources?.unet as { down_block_types?: unknown[] } | undefined;
+    m!.pipeline!.sizeMultiple = m!.pipeline!.vaeScaleFactor * 2 ** ((unet?.down_block_types?.length ?? 4) - 1);
+  }
   return m as ModelManifest;
 }
 

@@ -21,6 +21,16 @@ export interface ValidationContext {
   defaultFrames?: number;
 }
 
+/** The limits a local model sets: its frame limit (at least DEFAULT_MAX_LOCAL_FRAMES) and its native frame count. */
+export function contextForModel(facts: { defaultFrames: number } | undefined): ValidationContext {
+  return { backend: 'local', maxFrames: localMaxFrames(facts?.defaultFrames), defaultFrames: facts?.defaultFrames };
+}
+
+/** The local frame limit for a model whose native count is `defaultFrames`. */
+export function localMaxFrames(defaultFrames: number | undefined): number {
+  return Math.max(DEFAULT_MAX_LOCAL_FRAMES, defaultFrames ?? 0);
+}
+
 export interface RequestError {
   /** the field at fault ('' when the whole input is wrong) */
   field: string;

@@ -5,6 +5,7 @@
  *   nothing is read back until the loop ends (one readback of the final latents).
  */
 import type { GraphName, ModelManifest } from '../contract/manifest.ts';
+import type { ModelRuntime } from '../runtime/types.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../runtime/types.ts';
 import { eulerStep, eulerStepCoefficients, scaleModelInput, sqrtSigmaSqPlusOne, type EulerSchedule } from '../numerics/scheduler.ts';
 import { applyGuidance } from '../numerics/guidance.ts';
@@ -89,6 +90,44 @@ export async function denoiseOnCpu(open: Opener<GraphSession>, input: DenoiseInp
     await unet.release();
   }
   return latents;
+}
+
+/** What the loop did: the final latents, where it ran, its readbacks and whether it replayed captured commands. */
+export interface LoopReport {
+  latents: Float32Array;
+  where: 'device' | 'cpu';
+  readbacks: { denoise: number };
+  graphCapture: { on: boolean; reason?: string };
+}
+
+/**
+ * Step 8, choosing where it runs: on the device when the runtime keeps tensors there and the model ships the
+ * step graphs (and the halves are not split), else on the CPU. Out of memory with the guidance batch of 2: the
+ * loop starts again with the two halves as separate UNet calls.
+ */
+export async function denoise(runtime: ModelRuntime, manifest: ModelManifest, input: DenoiseInput, openOnDevice: DeviceOpener, open: Opener<GraphSession>): Promise<LoopReport> {
+  const d = input.dims;
+  const steps = input.schedule.timesteps.length;
+  const device = runtime.resident && !input.splitGuidanceBatch && canDenoiseOnDevice(manifest, d) ? runtime.resident : undefined;
+  const cpuReadbacks = (split: boolean) => steps * (split && d.batch === 2 ? 2 : 1); // one per UNet output read back
+  try {
+    if (!device) return { latents: await denoiseOnCpu(open, input), where: 'cpu', readbacks: { denoise: cpuReadbacks(!!input.splitGuidanceBatch) }, graphCapture: { on: false, reason: 'the loop runs on the CPU' } };
+    const before = device.readbacks;
+    const onDevice = await denoiseOnDevice(device, openOnDevice, input);
+    return { latents: onDevice.latents, where: 'device', readbacks: { denoise: device.readbacks - before }, graphCapture: onDevice.capture };
+  } catch (e) {
+    if (d.batch === 1 || input.splitGuidanceBatch || !isOutOfMemory(e)) throw e;
+    const latents = await denoiseOnCpu(open, { ...input, splitGuidanceBatch: true });
+    return {
+      latents, where: 'cpu', readbacks: { denoise: cpuReadbacks(true) },
+      graphCapture: { on: false, reason: 'out of memory with the guidance batch of 2: the loop ran again as batch-1 calls on the CPU side' },
+    };
+  }
+}
+
+/** Allocation failures as onnxruntime (CPU, wasm, WebGPU) reports them. */
+export function isOutOfMemory(e: unknown): boolean {
+  return /out of memory|bad_alloc|failed to allocate|allocation failed|OOM\b/i.test(String((e as Error)?.message ?? e));
 }
 
 /** Whether the model ships the step graphs the device loop needs. */

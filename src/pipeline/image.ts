@@ -22,15 +22,13 @@ export class FramingError extends Error {
   }
 }
 
-/** Sides must make latents the UNet can halve at every level: vae factor × 2^(down blocks − 1). */
-export function sizeMultiple(manifest: ModelManifest): number {
-  const unet = manifest.sources.unet as { down_block_types?: unknown[] } | undefined;
-  const levels = unet?.down_block_types?.length ?? 4;
-  return manifest.pipeline.vaeScaleFactor * 2 ** (levels - 1);
+/** Sides must make latents the UNet can halve at every level (a fact of the manifest). */
+export function sizeMultiple(manifest: Pick<ModelManifest, 'pipeline'>): number {
+  return manifest.pipeline.sizeMultiple;
 }
 
 /** The output size and crop for a request (pure; the UI uses it for its preview too). */
-export function planFraming(image: ImageInput, request: Pick<SvdRequest, 'resize_method' | 'width' | 'height'>, manifest: ModelManifest): Framing {
+export function planFraming(image: ImageInput, request: Pick<SvdRequest, 'resize_method' | 'width' | 'height'>, manifest: Pick<ModelManifest, 'pipeline'>): Framing {
   const multiple = sizeMultiple(manifest);
   const facts = manifest.pipeline;
   let width: number;

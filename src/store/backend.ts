@@ -5,7 +5,7 @@
  * The CPU (wasm) backend runs only when picked, and is labelled slow. Segmind runs when picked, or in auto when
  * the device cannot run locally; it needs an API key.
  */
-import type { DeviceInfo } from '../protocol/messages.ts';
+import type { DeviceInfo } from '../contract/job.ts';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'segmind';
 

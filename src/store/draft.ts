@@ -3,8 +3,8 @@
  * Errors are keyed by field so each control shows its own message.
  */
 import {
-  DEFAULT_MAX_LOCAL_FRAMES, FIELD_NAMES, REQUEST_FIELDS, validateRequest,
-  type Backend, type FieldName, type SvdRequest,
+  FIELD_NAMES, REQUEST_FIELDS, validateRequest,
+  type FieldName, type SvdRequest, type ValidationContext,
 } from '../contract/request.ts';
 import type { Draft } from './persist.ts';
 
@@ -48,19 +48,9 @@ export interface DraftCheck {
   warnings: string[];
 }
 
-export interface DraftContext {
-  backend: Backend;
-  /** the local model's frame limit and native frame count, when a model is known */
-  maxFrames?: number;
-  defaultFrames?: number;
-}
-
-export function checkDraft(draft: Draft, ctx: DraftContext): DraftCheck {
-  const result = validateRequest(draftToInput(draft), {
-    backend: ctx.backend,
-    maxFrames: ctx.backend === 'local' ? (ctx.maxFrames ?? DEFAULT_MAX_LOCAL_FRAMES) : undefined,
-    defaultFrames: ctx.defaultFrames,
-  });
+/** The draft checked for a backend (contextForModel(...) for a local model; {backend: 'segmind'} for Segmind). */
+export function checkDraft(draft: Draft, ctx: ValidationContext): DraftCheck {
+  const result = validateRequest(draftToInput(draft), ctx);
   if (result.ok) return { request: result.request, fieldErrors: {}, warnings: result.warnings };
   const fieldErrors: DraftCheck['fieldErrors'] = {};
   for (const e of result.errors) {
@@ -72,9 +62,4 @@ export function checkDraft(draft: Draft, ctx: DraftContext): DraftCheck {
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-/** The local model's frame limit, as the worker computes it. */
-export function localMaxFrames(defaultFrames: number | undefined): number {
-  return Math.max(DEFAULT_MAX_LOCAL_FRAMES, defaultFrames ?? 0);
 }

@@ -1,5 +1,5 @@
 /** Words and numbers for the progress bar and the result (pure; unit-tested in Node). */
-import type { Stage } from '../pipeline/pipeline.ts';
+import type { Stage } from '../contract/job.ts';
 
 export type JobPhase =
   | 'idle'

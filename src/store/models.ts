@@ -7,7 +7,7 @@
  * merges them in through `setLibraryModels`.
  */
 import { parseManifest, type ModelManifest } from '../contract/manifest.ts';
-import type { ModelSource } from '../protocol/messages.ts';
+import type { ModelSource } from '../contract/job.ts';
 
 export interface ModelChoice {
   id: string;
@@ -22,10 +22,6 @@ export interface ModelChoice {
 export const DEMO_MODEL_ID = 'tiny-random';
 export const DEMO_MODEL_PATH = 'models/tiny-random/';
 
-/** The model's identity for caching a loaded model in the worker. */
-export function sourceKey(source: ModelSource): string {
-  return source.kind === 'url' ? `url:${source.baseUrl}` : `opfs:${source.modelId}`;
-}
 
 /** Looks for the bundled demo model next to the app. Absent (404) is normal: returns []. */
 export async function discoverDemoModel(baseHref: string, doFetch: typeof fetch = fetch): Promise<ModelChoice[]> {
@@ -60,7 +56,7 @@ export function defaultFramingManifest(): ModelManifest {
     files: [],
     totalBytes: 0,
     pipeline: {
-      latentChannels: 4, unetInChannels: 8, vaeScaleFactor: 8, scalingFactor: 0.18215, embeddingDim: 1024,
+      latentChannels: 4, unetInChannels: 8, vaeScaleFactor: 8, sizeMultiple: 64, scalingFactor: 0.18215, embeddingDim: 1024,
       clip: { imageSize: 224, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] },
       defaultFrames: 14, defaultHeight: 576, defaultWidth: 1024,
     },

@@ -12,7 +12,7 @@ import {
   SVD_SCHEDULER_CONFIG,
 } from '../../src/numerics/index.ts';
 
-const dir = fileURLToPath(new URL('../fixtures/A/scheduler', import.meta.url));
+const dir = fileURLToPath(new URL('../fixtures/A/scheduler/', import.meta.url));
 const fx = SafetensorsFile.open(dir + 'tensors.safetensors');
 const fixtureConfig = JSON.parse(readFileSync(dir + 'config.json', 'utf8'));
 const pipelineConfig = JSON.parse(

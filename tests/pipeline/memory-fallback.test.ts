@@ -12,7 +12,7 @@ import type { GraphSession, ModelRuntime, Tensor32 } from '../../src/runtime/typ
 
 const manifest = {
   pipeline: {
-    latentChannels: 4, unetInChannels: 8, vaeScaleFactor: 8, scalingFactor: 0.18215, embeddingDim: 8,
+    latentChannels: 4, unetInChannels: 8, vaeScaleFactor: 8, sizeMultiple: 64, scalingFactor: 0.18215, embeddingDim: 8,
     clip: { imageSize: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }, defaultFrames: 3, defaultHeight: 64, defaultWidth: 64,
   },
   graphs: {},

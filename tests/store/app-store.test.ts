@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { createAppStore, deriveView, type AppDeps } from '../../src/store/app-store.ts';
 import { memoryStorage, STORAGE_KEYS } from '../../src/store/persist.ts';
-import { SegmindError } from '../../src/remote/segmind.ts';
+import { SegmindError } from '../../src/engine/segmind/api.ts';
 import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
 import type { ModelManifest } from '../../src/contract/manifest.ts';
-import type { ToWorker } from '../../src/protocol/messages.ts';
-import { FakeWorker, tick, tinyImage } from './fakes.ts';
+import type { ToGenerateWorker as ToWorker } from '../../src/protocol/generate.ts';
+import { FakeWorker, tick, tinyImage } from '../support/fakes.ts';
 
 const manifest = (() => {
   const m = defaultFramingManifest() as ModelManifest;
-  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2 };
+  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2, sizeMultiple: 16 };
   return m;
 })();
 const demo: ModelChoice = { id: 'tiny-random', label: 'Tiny demo model', source: { kind: 'url', baseUrl: 'http://app/models/tiny-random/' }, manifest, demo: true };
@@ -20,7 +20,7 @@ function scriptedWorker(log: ToWorker[]) {
   return new FakeWorker((m, w) => {
     log.push(m);
     if (m.kind === 'probe') w.reply({ kind: 'probed', id: m.id, payload: gpuInfo });
-    if (m.kind === 'load') w.reply({ kind: 'loaded', id: m.id, payload: { manifest, device: gpuInfo } });
+    if (m.kind === 'load') w.reply({ kind: 'loaded', id: m.id, payload: { backend: 'local', manifest, device: gpuInfo } });
     if (m.kind === 'generate') {
       const { frames } = m.payload.request;
       const px = () => new Uint8ClampedArray(16 * 16 * 4);
@@ -28,7 +28,7 @@ function scriptedWorker(log: ToWorker[]) {
       w.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2, etaSeconds: 3 } });
       w.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 16, height: 16, frames: [px(), px()] } });
       w.reply({ kind: 'frames', id: m.id, payload: { start: 2, width: 16, height: 16, frames: Array.from({ length: frames - 2 }, px) } });
-      w.reply({ kind: 'result', id: m.id, payload: { seed: 1234, width: 16, height: 16, fps: m.payload.request.fps, frameCount: frames, timings: { load: 1, encode: 1, denoise: 1, decode: 1, ortRun: 1, ortCall: 1, ortCallLoop: 1, ortCreate: 1, total: 4 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } });
+      w.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 1234, width: 16, height: 16, fps: m.payload.request.fps, frameCount: frames, local: { device: 'webgpu', timings: { load: 1, encode: 1, denoise: 1, decode: 1, ortRun: 1, ortCall: 1, ortCallLoop: 1, ortCreate: 1, total: 4 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } } });
     }
   });
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 
-export const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 export function fixturePath(...parts: string[]): string {
   return join(FIXTURES, ...parts);

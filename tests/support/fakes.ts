@@ -1,6 +1,6 @@
 /** Test doubles for the store: a scripted fake worker speaking the protocol, and a tiny loaded image. */
-import type { FromWorker, ToWorker } from '../../src/protocol/messages.ts';
-import type { WorkerLike } from '../../src/protocol/client.ts';
+import type { FromGenerateWorker as FromWorker, ToGenerateWorker as ToWorker } from '../../src/protocol/generate.ts';
+import type { WorkerLike } from '../../src/engine/worker-client.ts';
 import type { LoadedImage } from '../../src/store/image-check.ts';
 
 export class FakeWorker implements WorkerLike {

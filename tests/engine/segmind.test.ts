@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { validateRequest, type SvdRequest } from '../src/contract/request.ts';
-import { SegmindError, decodeBase64, generateRemote, sniffMime, type SegmindErrorKind } from '../src/remote/segmind.ts';
-import { fakeMp4, startSegmindServer, type Base64Shape, type SegmindServer } from './support/segmind-server.ts';
+import { validateRequest, type SvdRequest } from '../../src/contract/request.ts';
+import { SegmindError, generateRemote, sniffMime, type SegmindErrorKind } from '../../src/engine/segmind/api.ts';
+import { decodeBase64 } from '../../src/common/base64.ts';
+import { fakeMp4, startSegmindServer, type Base64Shape, type SegmindServer } from '../support/segmind-server.ts';
 
 const KEY = 'sk-test-123';
 const IMAGE = Buffer.from('not really a png').toString('base64');

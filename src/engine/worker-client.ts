@@ -1,17 +1,19 @@
 /**
- * The store's typed client for the generation worker (workers/generate.worker.ts).
+ * The typed client of the generation worker (workers/generate.worker.ts); WorkerEngine (./worker-engine.ts)
+ * is the SvdEngine over it.
  *
- * - Posts `ToWorker` messages with a fresh id and routes every `FromWorker` answer to the call with that id.
+ * - Posts calls with a fresh id and routes every reply to the call with that id (src/protocol/generate.ts).
  * - Every wait is bounded: a total timeout, an idle timeout (no message from the worker for that long), or a
  *   cancel through an AbortSignal. Nothing waits forever.
- * - Cancelling a `generate` call posts `cancel {jobId}` and waits (bounded) for the worker's `cancelled`; the
+ * - Cancelling a `generate` call posts `cancel {callId}` and waits (bounded) for the worker's `cancelled`; the
  *   worker checks between UNet steps. Cancelling anything else (probe, load: the worker cannot stop them) or a
  *   generate that does not stop in time terminates the worker; the next call starts a fresh one.
  * - A crashed worker (error event, messageerror) rejects every pending call with a plain-words error.
  *
  * DOM-free apart from the `Worker`-like object it is given, so it runs in Node tests with a fake worker.
  */
-import type { FromWorker, FromWorkerPayloads, ToWorker, ToWorkerPayloads, WorkerErrorCode } from './messages.ts';
+import { EngineError, type FrameBatch, type Progress } from '../contract/job.ts';
+import { GENERATE_EVENTS, type FromGenerateWorker, type GenerateAnswer, type GenerateCall, type GenerateProtocol, type ToGenerateWorker } from '../protocol/generate.ts';
 
 /**
  * The part of `Worker` the client uses (a fake implements it in tests). Handler parameters are typed `never`
@@ -34,32 +36,7 @@ interface ErrorLike {
   preventDefault?: () => void;
 }
 
-export type WorkerCallErrorCode = WorkerErrorCode | 'timeout' | 'crashed' | 'aborted';
-
-export class WorkerCallError extends Error {
-  constructor(readonly code: WorkerCallErrorCode, message: string) {
-    super(message);
-    this.name = 'WorkerCallError';
-  }
-}
-
-type Kind = keyof ToWorkerPayloads;
-
-/** The message that ends each kind of call ('error' ends every call, as a rejection). */
-const FINAL: { [K in Kind]: readonly (keyof FromWorkerPayloads)[] } = {
-  probe: ['probed'],
-  load: ['loaded'],
-  generate: ['result', 'cancelled'],
-  cancel: [],
-};
-
-export type FinalMessage<K extends Kind> = K extends 'generate'
-  ? Extract<FromWorker, { kind: 'result' | 'cancelled' }>
-  : K extends 'load'
-    ? Extract<FromWorker, { kind: 'loaded' }>
-    : K extends 'probe'
-      ? Extract<FromWorker, { kind: 'probed' }>
-      : never;
+type Kind = GenerateCall;
 
 export interface CallOptions {
   /** reject after this long in total (ms); 0/undefined = no total bound (then give idleTimeoutMs or signal) */
@@ -70,13 +47,13 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** generate only: how long to wait for `cancelled` after a cancel before terminating the worker (ms, default 20 s) */
   cancelGraceMs?: number;
-  onProgress?: (p: FromWorkerPayloads['progress']) => void;
-  onFrames?: (f: FromWorkerPayloads['frames']) => void;
+  onProgress?: (p: Progress) => void;
+  onFrames?: (f: FrameBatch) => void;
 }
 
 interface Pending {
   kind: Kind;
-  resolve: (m: FromWorker) => void;
+  resolve: (m: FromGenerateWorker) => void;
   reject: (e: Error) => void;
   options: CallOptions;
   timers: ReturnType<typeof setTimeout>[];
@@ -102,17 +79,17 @@ export class WorkerClient {
     return this.pending.size;
   }
 
-  call<K extends Exclude<Kind, 'cancel'>>(kind: K, payload: ToWorkerPayloads[K], options: CallOptions = {}): { id: number; done: Promise<FinalMessage<K>> } {
+  call<K extends Kind>(kind: K, payload: GenerateProtocol[K]['carries'], options: CallOptions = {}): { id: number; done: Promise<GenerateAnswer<K>> } {
     const worker = this.ensure();
     const id = this.nextId++;
     let entry!: Pending;
-    const done = new Promise<FinalMessage<K>>((resolve, reject) => {
-      entry = { kind, resolve: resolve as (m: FromWorker) => void, reject, options, timers: [], dispose: () => undefined };
+    const done = new Promise<GenerateAnswer<K>>((resolve, reject) => {
+      entry = { kind, resolve: resolve as (m: FromGenerateWorker) => void, reject, options, timers: [], dispose: () => undefined };
     });
     this.pending.set(id, entry);
 
     if (options.timeoutMs && options.timeoutMs > 0) {
-      entry.timers.push(setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+      entry.timers.push(setTimeout(() => this.fail(id, new EngineError('timeout',
         `the generation worker did not finish "${kind}" within ${seconds(options.timeoutMs!)}`), true), options.timeoutMs));
     }
     this.touch(id);
@@ -125,7 +102,7 @@ export class WorkerClient {
         entry.dispose = () => signal.removeEventListener('abort', onAbort);
       }
     }
-    worker.postMessage({ kind, id, payload } as ToWorker);
+    worker.postMessage({ kind, id, payload } as ToGenerateWorker);
     return { id, done };
   }
 
@@ -134,14 +111,14 @@ export class WorkerClient {
     const worker = this.worker;
     this.worker = undefined;
     worker?.terminate();
-    for (const id of [...this.pending.keys()]) this.fail(id, new WorkerCallError('crashed', reason), false);
+    for (const id of [...this.pending.keys()]) this.fail(id, new EngineError('crashed', reason), false);
   }
 
   private ensure(): WorkerLike {
     if (this.worker) return this.worker;
     const worker = this.create();
     worker.onmessage = (e: MessageLike) => {
-      if (this.worker === worker) this.route(e.data as FromWorker);
+      if (this.worker === worker) this.route(e.data as FromGenerateWorker);
     };
     worker.onerror = (e: ErrorLike) => {
       if (this.worker !== worker) return;
@@ -159,7 +136,7 @@ export class WorkerClient {
     const p = this.pending.get(id);
     if (!p) return;
     if (p.kind === 'generate' && this.worker) {
-      this.worker.postMessage({ kind: 'cancel', id: this.nextId++, payload: { jobId: id } } as ToWorker);
+      this.worker.postMessage({ kind: 'cancel', id: this.nextId++, payload: { callId: id } } satisfies ToGenerateWorker);
       // Wait for the worker's `cancelled`, but not forever: a stuck worker is terminated.
       const grace = p.options.cancelGraceMs ?? 20_000;
       if (p.idle) clearTimeout(p.idle);
@@ -170,7 +147,7 @@ export class WorkerClient {
       return;
     }
     // probe/load cannot be stopped inside the worker: stop the worker (it is recreated on the next call).
-    this.fail(id, new WorkerCallError('aborted', `${p.kind} was cancelled`), false);
+    this.fail(id, new EngineError('aborted', `${p.kind} was cancelled`), false);
     this.terminate(`stopped because "${p.kind}" was cancelled`);
   }
 
@@ -179,11 +156,11 @@ export class WorkerClient {
     if (!p || !p.options.idleTimeoutMs) return;
     if (p.idle) clearTimeout(p.idle);
     const ms = p.options.idleTimeoutMs;
-    p.idle = setTimeout(() => this.fail(id, new WorkerCallError('timeout',
+    p.idle = setTimeout(() => this.fail(id, new EngineError('timeout',
       `the generation worker sent nothing for ${seconds(ms)} while running "${p.kind}"; it was stopped`), true), ms);
   }
 
-  private route(m: FromWorker): void {
+  private route(m: FromGenerateWorker): void {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.touch(m.id);
@@ -195,10 +172,10 @@ export class WorkerClient {
         p.options.onFrames?.(m.payload);
         return;
       case 'error':
-        this.settle(m.id, () => p.reject(new WorkerCallError(m.payload.code, m.payload.message)));
+        this.settle(m.id, () => p.reject(new EngineError(m.payload.code, m.payload.message)));
         return;
       default:
-        if (FINAL[p.kind].includes(m.kind)) this.settle(m.id, () => p.resolve(m));
+        if (!GENERATE_EVENTS.includes(m.kind)) this.settle(m.id, () => p.resolve(m));
     }
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { WorkerCallError, WorkerClient } from '../../src/protocol/client.ts';
-import { FakeWorker, tick } from './fakes.ts';
+import { WorkerClient } from '../../src/engine/worker-client.ts';
+import { EngineError } from '../../src/contract/job.ts';
+import { FakeWorker, tick } from '../support/fakes.ts';
 
 const device = { device: 'webgpu' as const, reason: 'test', features: [], crossOriginIsolated: true };
 
@@ -12,7 +13,7 @@ describe('WorkerClient', () => {
         fw.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2 } });
         fw.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 1, height: 1, frames: [new Uint8ClampedArray(4)] } });
         fw.reply({ kind: 'progress', id: 999, payload: { stage: 'denoise', step: 9, total: 9 } }); // someone else's id: ignored
-        fw.reply({ kind: 'result', id: m.id, payload: { seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCallLoop: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } });
+        fw.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, local: { device: 'webgpu', timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCallLoop: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } } });
       }
     });
     const client = new WorkerClient(() => w);
@@ -70,7 +71,7 @@ describe('WorkerClient', () => {
 
   it('cancelling a generate posts cancel {jobId} and resolves with cancelled', async () => {
     const w = new FakeWorker((m, fw) => {
-      if (m.kind === 'cancel') fw.reply({ kind: 'cancelled', id: m.payload.jobId, payload: {} });
+      if (m.kind === 'cancel') fw.reply({ kind: 'cancelled', id: m.payload.callId, payload: {} });
     });
     const client = new WorkerClient(() => w);
     const ac = new AbortController();
@@ -78,7 +79,7 @@ describe('WorkerClient', () => {
     ac.abort();
     expect((await g.done).kind).toBe('cancelled');
     expect(w.sent.map((m) => m.kind)).toEqual(['generate', 'cancel']);
-    expect(w.sent[1]).toMatchObject({ payload: { jobId: g.id } });
+    expect(w.sent[1]).toMatchObject({ payload: { callId: g.id } });
     expect(w.terminated).toBe(false);
   });
 
@@ -88,7 +89,7 @@ describe('WorkerClient', () => {
     const ac = new AbortController();
     const g = client.call('generate', { image: { width: 1, height: 1, rgba: new Uint8ClampedArray(4) }, request: {} as never }, { signal: ac.signal, cancelGraceMs: 20 });
     ac.abort();
-    await expect(g.done).rejects.toBeInstanceOf(WorkerCallError);
+    await expect(g.done).rejects.toBeInstanceOf(EngineError);
     expect(w.terminated).toBe(true);
   });
 

@@ -1,0 +1,134 @@
+/**
+ * The engine that runs the pipeline in this thread, over a `ModelHost` that knows the platform: the browser's
+ * (WebGPU or wasm, files from OPFS or HTTP; ./web-host.ts, used inside the generation worker) or Node's
+ * (onnxruntime-node, files from a folder; ./node-host.ts, used by the CLI). One job at a time.
+ */
+import { contextForModel, formatRequestErrors, validateRequest } from '../contract/request.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
+import {
+  EngineError, sourceKey,
+  type DeviceInfo, type DevicePreference, type EngineErrorCode, type GenerateJob, type LoadedModel, type LoadRequest, type ModelSource, type VideoResult,
+} from '../contract/job.ts';
+import { CancelledError, generateFrames, isOutOfMemory, PipelineInputError } from '../pipeline/pipeline.ts';
+import { FramingError } from '../pipeline/image.ts';
+import type { ModelRuntime } from '../runtime/types.ts';
+import type { GenerateOptions, LoadOptions, LocalEngine } from './engine.ts';
+
+/** A model opened on a device. */
+export interface OpenModel {
+  manifest: ModelManifest;
+  runtime: ModelRuntime;
+  dispose(): Promise<void>;
+}
+
+/** What the platform provides: finding the device, and opening a model's sessions on it. */
+export interface ModelHost {
+  probe(preference: DevicePreference): Promise<DeviceInfo>;
+  /** throws an EngineError ('model' or 'device') naming what is wrong */
+  open(source: ModelSource, device: DeviceInfo): Promise<OpenModel>;
+}
+
+export class InProcessEngine implements LocalEngine {
+  readonly backend = 'local' as const;
+  private model: (OpenModel & { key: string; device: DeviceInfo }) | undefined;
+  private running = false;
+
+  constructor(private readonly host: ModelHost) {}
+
+  probe(): Promise<DeviceInfo> {
+    return this.host.probe('auto');
+  }
+
+  async load(request: LoadRequest | undefined, _options?: LoadOptions): Promise<LoadedModel> {
+    if (!request) throw new EngineError('model', 'no model was given: pick one under Models');
+    if (this.running) throw new EngineError('busy', 'a generation is running; cancel it before loading another model');
+    const key = `${sourceKey(request.source)}|${request.device}`;
+    if (this.model?.key !== key) {
+      await this.release();
+      const device = await guard(() => this.host.probe(request.device));
+      const open = await guard(() => this.host.open(request.source, device));
+      this.model = { ...open, key, device };
+    }
+    return { backend: 'local', manifest: this.model.manifest, device: this.model.device };
+  }
+
+  async generate(job: GenerateJob, options: GenerateOptions = {}): Promise<VideoResult> {
+    if (!this.model) throw new EngineError('model', 'no model is loaded; load one first');
+    if (this.running) throw new EngineError('busy', 'a job is still running; cancel it or wait for it to finish');
+    const { manifest, runtime, device } = this.model;
+    const checked = validateRequest(job.request, contextForModel(manifest.pipeline));
+    if (!checked.ok) throw new EngineError('invalid-request', formatRequestErrors(checked.errors));
+    this.running = true;
+    try {
+      const started = now();
+      const clock = runtime.stats;
+      await clock.settled();
+      const before = { busy: clock.busyMs, call: clock.callMs, create: clock.createMs };
+      const result = await guard(() => generateFrames(runtime, manifest, job.image.pixels, checked.request, {
+        latents: job.latents,
+        keepFloatFrames: job.floatFrames,
+        graphCapture: job.graphCapture,
+        splitGuidanceBatch: job.splitGuidanceBatch,
+        signal: options.signal,
+        onProgress: options.onProgress,
+        onFrames: options.onFrames,
+      }));
+      await clock.settled();
+      return {
+        backend: 'local',
+        seed: result.seed,
+        width: result.width,
+        height: result.height,
+        fps: result.fps,
+        frameCount: result.frames.length,
+        local: {
+          device: device.device,
+          timings: {
+            ...result.timings,
+            ortRun: clock.busyMs - before.busy,
+            ortCall: clock.callMs - before.call,
+            ortCallLoop: result.ortCall.denoise,
+            ortCreate: clock.createMs - before.create,
+            total: now() - started,
+          },
+          readbacks: result.readbacks,
+          loop: result.loop,
+          graphCapture: result.graphCapture,
+        },
+      };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  async release(): Promise<void> {
+    const model = this.model;
+    this.model = undefined;
+    await model?.dispose();
+  }
+}
+
+/** Runs `fn`, turning what the pipeline and the runtimes throw into an EngineError with its code. */
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toEngineError(e);
+  }
+}
+
+export function toEngineError(e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  if (e instanceof CancelledError) return new EngineError('aborted', e.message);
+  const message = (e as Error)?.message ?? String(e);
+  const code = (e as { code?: string }).code;
+  const known: readonly EngineErrorCode[] = ['device', 'model', 'invalid-request', 'invalid-image'];
+  if (known.includes(code as EngineErrorCode)) return new EngineError(code as EngineErrorCode, message);
+  if (e instanceof PipelineInputError || e instanceof FramingError) return new EngineError('invalid-request', message);
+  if (isOutOfMemory(e)) return new EngineError('out-of-memory', message);
+  return new EngineError('internal', message);
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

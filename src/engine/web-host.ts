@@ -1,0 +1,64 @@
+/**
+ * The browser's ModelHost (runs inside the generation worker): finds the WebGPU adapter, reads a model's files
+ * from OPFS or over HTTP, and opens sessions on onnxruntime-web (WebGPU EP, or wasm without an adapter).
+ */
+import { parseManifest } from '../contract/manifest.ts';
+import { EngineError, type DeviceInfo, type DevicePreference, type ModelSource } from '../contract/job.ts';
+import { WebRuntime, httpFileReader, requestGpu, type GpuSetup, type ModelFileReader } from '../runtime/web.ts';
+import { CachingRuntime } from '../runtime/cache.ts';
+import { opfsFileReader } from '../models/opfs.ts';
+import type { ModelHost, OpenModel } from './in-process.ts';
+
+/** Models up to this size keep all four sessions open between generations; larger ones load stage by stage. */
+const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
+
+export class WebModelHost implements ModelHost {
+  private gpu: GpuSetup | { error: string } | undefined;
+
+  async probe(preference: DevicePreference): Promise<DeviceInfo> {
+    const base = { crossOriginIsolated: globalThis.crossOriginIsolated ?? false };
+    if (preference === 'wasm') return { ...base, device: 'wasm', reason: 'CPU (wasm) was chosen', features: [] };
+    this.gpu ??= await requestGpu();
+    const gpu = this.gpu;
+    if ('error' in gpu) {
+      if (preference === 'webgpu') throw new EngineError('device', gpu.error);
+      return { ...base, device: 'wasm', reason: `${gpu.error}; running on the CPU (wasm), which is slow`, features: [] };
+    }
+    return {
+      ...base,
+      device: 'webgpu',
+      reason: `WebGPU adapter ${gpu.adapterInfo.vendor || 'unknown'} ${gpu.adapterInfo.architecture}`.trim(),
+      adapter: gpu.adapterInfo,
+      features: gpu.features,
+      maxBufferSize: gpu.maxBufferSize,
+    };
+  }
+
+  async open(source: ModelSource, device: DeviceInfo): Promise<OpenModel> {
+    const files = readerFor(source);
+    const raw = await files.read('manifest.json');
+    const text = raw instanceof Blob ? await raw.text() : new TextDecoder().decode(raw);
+    const manifest = parseManifest(JSON.parse(text));
+    const missing = manifest.requiredFeatures.filter((f) => !device.features.includes(f));
+    if (device.device === 'webgpu' && missing.length) {
+      throw new EngineError('device', `this model needs the GPU feature(s) ${missing.join(', ')}, which this GPU lacks; use a q4f32 or fp32 model`);
+    }
+    const web = new WebRuntime(manifest, files, device.device, device.device === 'webgpu' ? (this.gpu as GpuSetup) : undefined);
+    if (manifest.totalBytes <= KEEP_SESSIONS_BYTES) {
+      const cached = new CachingRuntime(web);
+      return { manifest, runtime: cached, dispose: () => cached.dispose() };
+    }
+    return { manifest, runtime: web, dispose: async () => {} };
+  }
+}
+
+function readerFor(source: ModelSource): ModelFileReader {
+  switch (source.kind) {
+    case 'url':
+      return httpFileReader(source.baseUrl);
+    case 'opfs':
+      return opfsFileReader(source.modelId);
+    case 'dir':
+      throw new EngineError('model', 'a folder on disk can only be opened by the command line; import it under Models');
+  }
+}
