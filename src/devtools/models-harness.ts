@@ -7,18 +7,12 @@ import { createElement } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ModelManager } from '../ui/models/ModelManager.tsx';
 import { createModelStore } from '../models/model-store.ts';
-import {
-  MODEL_REGISTRY,
-  ModelDeliveryError,
-  deleteModel,
-  downloadModel,
-  importModelFolder,
-  listCachedModels,
-  modelFileReader,
-  type DownloadProgress,
-  type ModelRecord,
-  type TransferTuning,
-} from '../models/library.ts';
+import { deleteModel, listCachedModels, modelFileReader } from '../models/cached-models.ts';
+import { ModelDeliveryError } from '../models/errors.ts';
+import { downloadModel, importModelFolder } from '../models/model-delivery.ts';
+import type { DownloadProgress } from '../models/progress.ts';
+import { MODEL_REGISTRY, type ModelRecord } from '../models/registry.ts';
+import type { TransferTuning } from '../models/transfer-tuning.ts';
 import { parseManifest } from '../contract/manifest.ts';
 import { Sha256 } from '../models/sha256.ts';
 

@@ -10,20 +10,13 @@
  * bytes fetched so far stay in OPFS (`.part`), so download(id) later resumes.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import {
-  MODEL_REGISTRY,
-  ModelDeliveryError,
-  deleteModel,
-  downloadModel,
-  importModelFolder,
-  listCachedModels,
-  storageStatus,
-  type CachedModel,
-  type DownloadProgress,
-  type ModelRecord,
-  type TransferResult,
-  type TransferTuning,
-} from './library.ts';
+import { deleteModel, listCachedModels, type CachedModel } from './cached-models.ts';
+import { ModelDeliveryError } from './errors.ts';
+import { downloadModel, importModelFolder, type TransferResult } from './model-delivery.ts';
+import type { DownloadProgress } from './progress.ts';
+import { MODEL_REGISTRY, type ModelRecord } from './registry.ts';
+import { storageStatus } from './site-storage.ts';
+import type { TransferTuning } from './transfer-tuning.ts';
 
 export const IMPORT_JOB = '__import__';
 

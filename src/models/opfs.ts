@@ -10,7 +10,7 @@
  *
  * Lib-neutral (compiles with the DOM and the WebWorker libs): the worker-only sync access handles are typed locally.
  */
-import type { FolderStore, PartFile } from './transfer.ts';
+import type { FolderStore, PartFile } from './folder-store.ts';
 import { PART_SUFFIX } from './plan.ts';
 
 export const MODELS_DIR = 'models';

@@ -8,7 +8,7 @@ import { createAppStore, deriveView, endpointOverride, type AppStore, type AppVi
 import { browserStorage } from './persist.ts';
 import { DEMO_MODEL_ID, discoverDemoModel, type ModelChoice } from './models.ts';
 import { modelStore } from '../models/model-store.ts';
-import type { CachedModel } from '../models/library.ts';
+import type { CachedModel } from '../models/cached-models.ts';
 import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi } from './image-input.ts';
 import { muxFrames } from '../video/mux.ts';
 import { blobToBase64 } from '../common/base64.ts';

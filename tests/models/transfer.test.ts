@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { downloadFiles, importFiles, parseContentRange, type FolderStore, type PartFile } from '../../src/models/transfer.ts';
+import { downloadFiles, parseContentRange } from '../../src/models/download-files.ts';
+import type { FolderStore, PartFile } from '../../src/models/folder-store.ts';
+import { importFiles } from '../../src/models/import-files.ts';
 import type { ModelManifest } from '../../src/contract/manifest.ts';
 import { ModelDeliveryError } from '../../src/models/errors.ts';
 import type { DownloadProgress } from '../../src/models/progress.ts';

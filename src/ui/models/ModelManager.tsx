@@ -8,7 +8,8 @@
 import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { IMPORT_JOB, modelStore, type ModelJob, type ModelStore } from '../../models/model-store.ts';
-import type { CachedModel, ModelRecord } from '../../models/library.ts';
+import type { CachedModel } from '../../models/cached-models.ts';
+import type { ModelRecord } from '../../models/registry.ts';
 import { formatBytes, formatEta } from '../../common/format.ts';
 
 export interface ModelManagerProps {

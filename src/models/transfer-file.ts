@@ -1,95 +1,27 @@
 /**
- * The download/import engine, independent of where bytes are stored (OPFS sync access handles in the download
- * worker; memory in unit tests) and of `fetch` (injected).
+ * The core of the transfer engine, shared by the download and the import paths: one file's fetch → write `.part` →
+ * sha256 → rename loop (transferFile), with the folder steps around it (reconcile before, commitModel after).
+ * Independent of where bytes are stored (FolderStore) and of where they come from (an injected `open`).
  *
  * Guarantees:
  * - one progress total across all files (verified files + verified prefixes count as done);
- * - HTTP Range resume: after a dropped or stalled connection (retries with backoff, bounded), and after a page reload
+ * - resume after a dropped or stalled connection (retries with backoff, bounded), and after a page reload
  *   (`<path>.part` kept; its bytes are re-hashed locally, never re-requested);
  * - sha256 computed while streaming; a file is renamed from `.part` to its final name only when its hash matches;
  *   a corrupt file is deleted and fetched again (bounded), never used;
  * - manifest.json is written last: a folder with manifest.json is complete and verified.
  */
 import type { ManifestFile, ModelManifest } from '../contract/manifest.ts';
-import { ModelDeliveryError, cancelled, isQuotaError } from './errors.ts';
-import { MANIFEST_NAME, PENDING_MANIFEST_NAME, backoffMs, diffFolder, diffManifests } from './plan.ts';
 import { formatBytes } from '../common/format.ts';
+import { ModelDeliveryError, cancelled, isQuotaError } from './errors.ts';
+import type { FolderStore, PartFile } from './folder-store.ts';
+import { MANIFEST_NAME, PENDING_MANIFEST_NAME, backoffMs, diffManifests } from './plan.ts';
 import { RateMeter, etaSeconds, throttle, type DownloadPhase, type DownloadProgress } from './progress.ts';
 import { Sha256 } from './sha256.ts';
+import type { TransferStats, TransferTuning } from './transfer-tuning.ts';
 
-/** A `.part` file open for writing (OPFS: a FileSystemSyncAccessHandle). */
-export interface PartFile {
-  size(): number;
-  write(bytes: Uint8Array, at: number): void;
-  read(into: Uint8Array, at: number): number;
-  truncate(n: number): void;
-  flush(): void;
-  close(): void;
-}
-
-/** One model folder. Paths are the manifest's (relative, may contain '/'). */
-export interface FolderStore {
-  /** size of the verified file, -1 when absent */
-  finalSize(path: string): Promise<number>;
-  openPart(path: string): Promise<PartFile>;
-  /** `.part` → final name (the part must be closed) */
-  commitPart(path: string): Promise<void>;
-  remove(path: string): Promise<void>;
-  removePart(path: string): Promise<void>;
-  readText(name: string): Promise<string | null>;
-  writeText(name: string, text: string): Promise<void>;
-}
-
-export interface TransferTuning {
-  /** abort and resume a response that delivers no bytes for this long */
-  stallTimeoutMs: number;
-  /** failed attempts in a row (without progress) before giving up on a file */
-  maxAttempts: number;
-  /** re-fetches of a file whose sha256 did not match */
-  maxCorruptRefetches: number;
-  backoffBaseMs: number;
-  backoffCapMs: number;
-  /** OPFS flush interval, bytes */
-  flushEveryBytes: number;
-  progressIntervalMs: number;
-}
-
-export const DEFAULT_TUNING: TransferTuning = {
-  stallTimeoutMs: 20_000,
-  maxAttempts: 6,
-  maxCorruptRefetches: 2,
-  backoffBaseMs: 1000,
-  backoffCapMs: 15_000,
-  flushEveryBytes: 16 << 20,
-  progressIntervalMs: 100,
-};
-
-export interface TransferStats {
-  /** bytes received over the network in this run */
-  networkBytes: number;
-  /** bytes found on disk at the start and kept (verified files + verified `.part` prefixes) */
-  keptBytes: number;
-  /** received bytes thrown away: corrupt files, or a server that ignored a Range request */
-  discardedBytes: number;
-  /** bytes re-read from `.part` files to restore the hash state after a reload */
-  rehashedBytes: number;
-  /** resumed requests (Range) after a cut or stall */
-  resumes: number;
-  /** files fetched again because their sha256 did not match */
-  corruptRefetches: Record<string, number>;
-  /** warnings for the user (e.g. extra files in an imported folder) */
-  warnings: string[];
-  files: number;
-  ms: number;
-}
-
-function newStats(): TransferStats {
-  return { networkBytes: 0, keptBytes: 0, discardedBytes: 0, rehashedBytes: 0, resumes: 0, corruptRefetches: {}, warnings: [], files: 0, ms: 0 };
-}
-
-type FetchLike = (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
-
-class Progress {
+/** One progress total across all files, throttled to `onProgress`. */
+export class TransferProgress {
   readonly meter = new RateMeter(5000);
   doneBytes = 0;
   networkBytes = 0;
@@ -167,27 +99,14 @@ async function readWithTimeout(reader: ReadableStreamDefaultReader<Uint8Array>, 
   }
 }
 
-class HttpStatusError extends Error {
-  constructor(readonly status: number) {
-    super(`HTTP ${status}`);
-  }
-}
-
-/** Parses `Content-Range: bytes a-b/total`; null when absent or unparseable. */
-export function parseContentRange(v: string | null): { start: number; end: number; total: number | null } | null {
-  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((v ?? '').trim());
-  if (!m) return null;
-  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? null : Number(m[3]) };
-}
-
 /**
  * Writes one manifest file into `<path>.part`, resuming from what is there, verifies it and renames it.
  * `source(offset, signal)` opens a response body starting at `offset` (returning where it actually starts).
  */
-async function transferFile(
+export async function transferFile(
   file: ManifestFile,
   store: FolderStore,
-  progress: Progress,
+  progress: TransferProgress,
   stats: TransferStats,
   tuning: TransferTuning,
   signal: AbortSignal | undefined,
@@ -365,94 +284,8 @@ async function transferFile(
   }
 }
 
-export interface DownloadJob {
-  baseUrl: string;
-  manifest: ModelManifest;
-  /** manifest.json exactly as served (written last, verbatim) */
-  manifestText: string;
-  store: FolderStore;
-  fetch?: FetchLike;
-  onProgress?: (p: DownloadProgress) => void;
-  signal?: AbortSignal;
-  tuning?: Partial<TransferTuning>;
-}
-
-/** Opens a response for `url` from `offset`, mapping statuses to typed errors. */
-function httpSource(url: string, path: string, fetchFn: FetchLike, tuning: TransferTuning) {
-  return async (offset: number, signal: AbortSignal) => {
-    const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let res: Response;
-    try {
-      res = await Promise.race([
-        fetchFn(url, { headers, signal }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ModelDeliveryError('stalled', `no response for ${Math.round(tuning.stallTimeoutMs / 1000)} s`)), tuning.stallTimeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (res.status === 404 || res.status === 410) {
-      throw new ModelDeliveryError('not-found', `The model host has no ${path} (HTTP ${res.status}); check the model URL.`, { path, url, status: res.status });
-    }
-    if (res.status === 401 || res.status === 403) {
-      throw new ModelDeliveryError('http', `The model host refused ${path} (HTTP ${res.status}); the model may be private or gated. Check the model URL.`, { path, url, status: res.status });
-    }
-    if (res.status === 416) {
-      // our offset is beyond the file on the server: start over
-      return { start: -1, body: new ReadableStream<Uint8Array>({ start: (c) => c.close() }) };
-    }
-    if (!res.ok) {
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        throw new ModelDeliveryError('http', `The model host answered HTTP ${res.status} for ${path}; check the model URL.`, { path, url, status: res.status });
-      }
-      throw new HttpStatusError(res.status);
-    }
-    if (!res.body) throw new Error(`empty response for ${path}`);
-    let start = 0;
-    if (res.status === 206) {
-      const cr = parseContentRange(res.headers.get('Content-Range'));
-      start = cr ? cr.start : -1;
-    }
-    return { start, body: res.body };
-  };
-}
-
-/** Downloads every file of `manifest` from `baseUrl` into `store`; resumable; manifest.json written last. */
-export async function downloadFiles(job: DownloadJob): Promise<TransferStats> {
-  const t0 = Date.now();
-  const tuning = { ...DEFAULT_TUNING, ...job.tuning };
-  const fetchFn: FetchLike = job.fetch ?? ((u, i) => fetch(u, i));
-  const { store, manifest, signal } = job;
-  const stats = newStats();
-  const progress = new Progress(manifest.files.reduce((a, f) => a + f.bytes, 0), job.onProgress, tuning.progressIntervalMs);
-
-  await reconcile(store, manifest);
-  await store.writeText(PENDING_MANIFEST_NAME, job.manifestText);
-
-  for (let i = 0; i < manifest.files.length; i++) {
-    const file = manifest.files[i];
-    if (signal?.aborted) throw cancelled();
-    progress.file = { path: file.path, doneBytes: 0, bytes: file.bytes, index: i, count: manifest.files.length };
-    if ((await store.finalSize(file.path)) === file.bytes) {
-      progress.doneBytes += file.bytes;
-      progress.file.doneBytes = file.bytes;
-      stats.keptBytes += file.bytes;
-      progress.emit();
-      continue;
-    }
-    await store.remove(file.path);
-    const url = new URL(file.path, job.baseUrl).href;
-    await transferFile(file, store, progress, stats, tuning, signal, httpSource(url, file.path, fetchFn, tuning), true);
-  }
-  progress.phase = 'finishing';
-  progress.emit(true);
-  return commitModel(store, job.manifestText, progress, stats, t0);
-}
-
 /** Every file is in and verified: manifest.json goes in last (it marks the model complete), the pending copy goes. */
-async function commitModel(store: FolderStore, manifestText: string, progress: Progress, stats: TransferStats, t0: number): Promise<TransferStats> {
+export async function commitModel(store: FolderStore, manifestText: string, progress: TransferProgress, stats: TransferStats, t0: number): Promise<TransferStats> {
   await store.writeText(MANIFEST_NAME, manifestText);
   await store.remove(PENDING_MANIFEST_NAME);
   progress.phase = 'done';
@@ -463,7 +296,7 @@ async function commitModel(store: FolderStore, manifestText: string, progress: P
 }
 
 /** Drops files written for an older manifest of the same model id (a re-converted model at the same URL). */
-async function reconcile(store: FolderStore, manifest: ModelManifest): Promise<void> {
+export async function reconcile(store: FolderStore, manifest: ModelManifest): Promise<void> {
   const prevText = (await store.readText(PENDING_MANIFEST_NAME)) ?? (await store.readText(MANIFEST_NAME));
   let prev: ModelManifest | null = null;
   try {
@@ -478,62 +311,4 @@ async function reconcile(store: FolderStore, manifest: ModelManifest): Promise<v
   }
   // The model is not complete until every file verifies again under this manifest.
   await store.remove(MANIFEST_NAME);
-}
-
-export interface ImportJob {
-  manifest: ModelManifest;
-  manifestText: string;
-  /** the folder's files by relative path (manifest.json included or not) */
-  files: Map<string, Blob>;
-  store: FolderStore;
-  onProgress?: (p: DownloadProgress) => void;
-  signal?: AbortSignal;
-  tuning?: Partial<TransferTuning>;
-}
-
-/** Copies a local folder into `store`, verifying every file; names missing, mis-sized and corrupt files. */
-export async function importFiles(job: ImportJob): Promise<TransferStats> {
-  const t0 = Date.now();
-  const tuning = { ...DEFAULT_TUNING, ...job.tuning };
-  const { store, manifest, signal } = job;
-  const stats = newStats();
-  const sizes = new Map([...job.files].map(([p, b]) => [p, b.size]));
-  const { missing, wrongSize, extra } = diffFolder(manifest, sizes);
-  if (missing.length || wrongSize.length) {
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing ${missing.join(', ')}`);
-    for (const w of wrongSize) parts.push(`${w.path} is ${w.actual} bytes, the manifest says ${w.expected}`);
-    throw new ModelDeliveryError('import', `This folder is not a complete svd-web model: ${parts.join('; ')}.`, { missing, wrongSize, extra });
-  }
-  if (extra.length) stats.warnings.push(`ignored files the manifest does not name: ${extra.join(', ')}`);
-  const progress = new Progress(manifest.files.reduce((a, f) => a + f.bytes, 0), job.onProgress, tuning.progressIntervalMs);
-  await reconcile(store, manifest);
-  await store.writeText(PENDING_MANIFEST_NAME, job.manifestText);
-  const corrupt: string[] = [];
-  for (let i = 0; i < manifest.files.length; i++) {
-    const file = manifest.files[i];
-    if (signal?.aborted) throw cancelled();
-    progress.file = { path: file.path, doneBytes: 0, bytes: file.bytes, index: i, count: manifest.files.length };
-    await store.remove(file.path);
-    await store.removePart(file.path); // a local copy is cheap: no resume
-    const blob = job.files.get(file.path)!;
-    try {
-      await transferFile(file, store, progress, stats, tuning, signal, async () => ({ start: 0, body: blob.stream() as ReadableStream<Uint8Array> }), false);
-    } catch (e) {
-      if (e instanceof ModelDeliveryError && e.code === 'corrupt') {
-        corrupt.push(file.path);
-        await store.removePart(file.path);
-        progress.doneBytes += file.bytes; // keep the total moving; the import fails below
-        continue;
-      }
-      throw e;
-    }
-  }
-  if (corrupt.length) {
-    throw new ModelDeliveryError('import', `These files do not match the sha256 in the folder's manifest.json (corrupt or from another conversion): ${corrupt.join(', ')}. Nothing was imported.`, {
-      corrupt,
-    });
-  }
-  stats.networkBytes = 0;
-  return commitModel(store, job.manifestText, progress, stats, t0);
 }
