@@ -6,7 +6,7 @@
 import { createElement } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ModelManager } from '../ui/models/ModelManager.tsx';
-import { createModelStore } from '../models/model-store.ts';
+import { createModelStore } from '../store/slices/library.ts';
 import { deleteModel, listCachedModels, modelFileReader } from '../models/cached-models.ts';
 import { ModelDeliveryError } from '../models/errors.ts';
 import { downloadModel, importModelFolder } from '../models/model-delivery.ts';

@@ -7,7 +7,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { createAppStore, deriveView, endpointOverride, type AppStore, type AppView } from './app-store.ts';
 import { browserStorage } from './persist.ts';
 import { DEMO_MODEL_ID, discoverDemoModel, type ModelChoice } from './models.ts';
-import { modelStore } from '../models/model-store.ts';
+import { modelStore } from './slices/library.ts';
 import type { CachedModel } from '../models/cached-models.ts';
 import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi } from './image-input.ts';
 import { muxFrames } from '../video/mux.ts';

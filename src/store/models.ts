@@ -3,7 +3,7 @@
  * and the manifest (for the frame limit, the framing preview and required GPU features).
  *
  * Today: the bundled demo model (served with the app at /models/tiny-random/, random weights, output is noise).
- * The model library (src/models/library.ts, issue 7) adds downloaded and imported models from OPFS; the store
+ * The model library (src/store/slices/library.ts, issue 7) adds downloaded and imported models from OPFS; the store
  * merges them in through `setLibraryModels`.
  */
 import { parseManifest, type ModelManifest } from '../contract/manifest.ts';

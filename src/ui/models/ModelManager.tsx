@@ -2,14 +2,12 @@
  * Model manager: the registry and the models cached in this browser, with sizes and status; download with one
  * progress bar (speed, ETA), cancel, resume, import a local folder, delete; every failure shown as a sentence.
  *
- * State lives in a zustand vanilla store (src/models/model-store.ts); pass your own with `store`, or the default
+ * State lives in the store's model-library slice (src/store/slices/library.ts); pass your own with `store`, or the default
  * `modelStore` is used. `onSelect(id)` is offered for complete models when given.
  */
 import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
-import { IMPORT_JOB, modelStore, type ModelJob, type ModelStore } from '../../models/model-store.ts';
-import type { CachedModel } from '../../models/cached-models.ts';
-import type { ModelRecord } from '../../models/registry.ts';
+import { IMPORT_JOB, modelStore, type CachedModel, type ModelJob, type ModelRecord, type ModelStore } from '../../store/slices/library.ts';
 import { formatBytes, formatEta } from '../../common/format.ts';
 
 export interface ModelManagerProps {

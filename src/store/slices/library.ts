@@ -1,5 +1,5 @@
 /**
- * A small zustand slice for the model manager: registry records, cached models, one job per model (download or
+ * The model library slice, behind the model manager: registry records, cached models, one job per model (download or
  * import) with its progress and error. Vanilla store (`zustand/vanilla`) so it can live in the app store or alone:
  *
  *   const models = createModelStore();                  // or use the default `modelStore`
@@ -10,13 +10,13 @@
  * bytes fetched so far stay in OPFS (`.part`), so download(id) later resumes.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { deleteModel, listCachedModels, type CachedModel } from './cached-models.ts';
-import { ModelDeliveryError } from './errors.ts';
-import { downloadModel, importModelFolder, type TransferResult } from './model-delivery.ts';
-import type { DownloadProgress } from './progress.ts';
-import { MODEL_REGISTRY, type ModelRecord } from './registry.ts';
-import { storageStatus } from './site-storage.ts';
-import type { TransferTuning } from './transfer-tuning.ts';
+import { deleteModel, listCachedModels, type CachedModel } from '../../models/cached-models.ts';
+import { ModelDeliveryError } from '../../models/errors.ts';
+import { downloadModel, importModelFolder, type TransferResult } from '../../models/model-delivery.ts';
+import type { DownloadProgress } from '../../models/progress.ts';
+import { MODEL_REGISTRY, type ModelRecord } from '../../models/registry.ts';
+import { storageStatus } from '../../models/site-storage.ts';
+import type { TransferTuning } from '../../models/transfer-tuning.ts';
 
 export const IMPORT_JOB = '__import__';
 
@@ -132,3 +132,6 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
 
 /** The app's model store (one per page). */
 export const modelStore: ModelStore = createModelStore();
+
+export type { CachedModel } from '../../models/cached-models.ts';
+export type { ModelRecord } from '../../models/registry.ts';
