@@ -11,7 +11,7 @@ import { convertCheckpoint } from '../src/compiler/convert.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'public', 'models', 'tiny-random');
-const inputs = [join(root, 'src', 'compiler'), join(root, 'src', 'io'), join(root, 'src', 'models', 'manifest.ts'), join(root, 'tests', 'fixtures', 'A')];
+const inputs = [join(root, 'src', 'compiler'), join(root, 'src', 'io'), join(root, 'src', 'contract'), join(root, 'tests', 'fixtures', 'A')];
 
 function files(path: string): string[] {
   return statSync(path).isDirectory() ? readdirSync(path).sort().flatMap((n) => files(join(path, n))) : [path];
