@@ -21,7 +21,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { convertCheckpoint } from '../src/compiler/convert.ts';
+import { convertCheckpoint } from '../src/compiler/convert-folder.ts';
 import { SYNTH_PRESETS, type SynthPreset } from '../src/compiler/synthetic/configs.ts';
 import { synthesizeCheckpoint } from '../src/compiler/synthetic/write.ts';
 import { parseManifest, type ModelManifest } from '../src/contract/manifest.ts';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { convertCheckpoint } from '../src/compiler/convert.ts';
+import { convertCheckpoint } from '../src/compiler/convert-folder.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'public', 'models', 'tiny-random');

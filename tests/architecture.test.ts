@@ -34,8 +34,8 @@ describe('architecture', () => {
     expect(importsOf('src/store/app-store.ts')).toContain('src/engine/worker-engine.ts');
   });
 
-  it('the UI reads the store and the contract only: no import of models/, pipeline/, runtime/, engine/ or remote code', () => {
-    const forbidden = /^src\/(models|pipeline|runtime|engine|remote)\//;
+  it('the UI reads the store and the contract only: no import of models/, hub/, convert/, pipeline/, runtime/, engine/ or remote code', () => {
+    const forbidden = /^src\/(models|hub|convert|compiler|pipeline|runtime|engine|remote)\//;
     const broken = SOURCES.filter((f) => f.startsWith('src/ui/'))
       .flatMap((f) => importsOf(f).filter((i) => forbidden.test(i)).map((i) => `${f} imports ${i}`));
     expect(broken).toEqual([]);

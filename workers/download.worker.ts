@@ -2,12 +2,14 @@
  * The model download/import worker: one call per worker, served through the download protocol
  * (src/protocol/download.ts). Runs the transfer engine (src/models/download-files.ts, import-files.ts) with `.part`
  * files written through OPFS sync access handles, so fetching, hashing and writing a 1 GB shard never touch the UI
- * thread and never hold more than one network chunk in memory.
+ * thread and never hold more than one network chunk in memory. The Hub download converts here too (the compiler is
+ * synchronous; a cancel during a graph's compile ends the worker: download-client.ts terminates it after 5 s).
  */
 import { ModelDeliveryError } from '../src/models/errors.ts';
 import { parseManifest } from '../src/contract/manifest.ts';
 import { downloadFiles } from '../src/models/download-files.ts';
 import { importFiles } from '../src/models/import-files.ts';
+import { convertFromHub } from '../src/convert/hub-conversion.ts';
 import { opfsFolderStore, removeModelDirectory } from '../src/models/opfs.ts';
 import type { DownloadProgress } from '../src/models/progress.ts';
 import type { DownloadCallMessage, FromDownloadWorker, ToDownloadWorker } from '../src/protocol/download.ts';
@@ -26,8 +28,12 @@ function post(m: FromDownloadWorker): void {
 
 async function run(call: DownloadCallMessage): Promise<void> {
   const { id } = call;
-  const job = call.payload;
   const onProgress = (payload: DownloadProgress) => post({ kind: 'progress', id, payload });
+  if (call.kind === 'hub-convert') {
+    const { stats } = await convertFromHub(call.payload, onProgress, controller.signal);
+    return post({ kind: 'converted', id, payload: { stats } });
+  }
+  const job = call.payload;
   const manifest = parseManifest(JSON.parse(job.manifestText));
   let store;
   try {

@@ -162,7 +162,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const root = mkdtempSync(join(tmpdir(), 'svd-web-models-'));
       const dir = join(root, model);
       // Loaded here, not at the top: only the specs that use a model host pay for the compiler.
-      const { convertCheckpoint } = await import('../../src/compiler/convert.ts');
+      const { convertCheckpoint } = await import('../../src/compiler/convert-folder.ts');
       // The model the tests download: fixture A compiled by our compiler (10 files, ~22 MB).
       convertCheckpoint({ from: join(ROOT, 'tests/fixtures/A'), out: dir, precision: 'fp32', defaultHeight: 64, defaultWidth: 64 });
       const server = await startModelServer(root);

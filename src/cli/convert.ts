@@ -1,6 +1,6 @@
 /** `svd-web convert --from <checkpoint> --out <dir> [--precision …] [--attention …]` */
 import { parseArgs } from 'node:util';
-import { convertCheckpoint } from '../compiler/convert.ts';
+import { convertCheckpoint } from '../compiler/convert-folder.ts';
 import { ProgressBar } from './progress.ts';
 import { formatBytes } from '../common/format.ts';
 import { UsageError } from './errors.ts';

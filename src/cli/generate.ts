@@ -6,7 +6,8 @@ import type { ModelManifest } from '../contract/manifest.ts';
 import { InProcessEngine } from '../engine/in-process.ts';
 import { NodeModelHost, readModelManifest } from '../engine/node-host.ts';
 import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
-import { SafetensorsFile, writeSafetensors, float32Bytes } from '../io/safetensors.ts';
+import { SafetensorsFile, float32Bytes } from '../io/safetensors.ts';
+import { openSafetensors, writeSafetensors } from '../io/safetensors-node.ts';
 import { UsageError } from './errors.ts';
 import { ProgressBar } from './progress.ts';
 import { formatSeconds } from '../common/format.ts';
@@ -144,7 +145,7 @@ export function readManifest(dir: string): ModelManifest {
 function readLatents(path: string): Float32Array {
   let file: SafetensorsFile;
   try {
-    file = SafetensorsFile.open(path);
+    file = openSafetensors(path);
   } catch (e) {
     throw new UsageError(`--latents: ${(e as Error).message}`);
   }

@@ -6,9 +6,9 @@
  *   scheduler/scheduler_config.json, feature_extractor/preprocessor_config.json (optional)
  * The oracle-fixture layout (a component's weights as `weights.safetensors`, the pipeline's image encoder
  * under `pipeline/image_encoder`) is accepted too, so reference data converts without copying.
+ * Read through a FileTree: a folder on disk (CLI) or the files staged in OPFS (the browser's Hub download).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join, type FileTree } from '../io/files.ts';
 
 export class CheckpointError extends Error {
   constructor(message: string) {
@@ -18,13 +18,17 @@ export class CheckpointError extends Error {
 }
 
 export interface ComponentFiles {
+  /** the component's folder, relative to the tree */
   dir: string;
+  /** `root/dir/config.json`, for messages */
   configPath: string;
   config: Record<string, unknown>;
+  /** the weights file, relative to the tree */
   weightsPath: string;
 }
 
 export interface CheckpointFiles {
+  tree: FileTree;
   root: string;
   unet: ComponentFiles;
   vae: ComponentFiles;
@@ -39,10 +43,11 @@ const WEIGHT_NAMES: Record<string, string[]> = {
   image_encoder: ['model.safetensors', 'model.fp16.safetensors', 'weights.safetensors'],
 };
 
-export function readJson(path: string): Record<string, unknown> {
+export function readJson(tree: FileTree, relative: string): Record<string, unknown> {
+  const path = join(tree.root, relative);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = tree.readText(relative);
   } catch (e) {
     throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
   }
@@ -55,31 +60,39 @@ export function readJson(path: string): Record<string, unknown> {
   }
 }
 
-function component(root: string, names: string[], kind: keyof typeof WEIGHT_NAMES): ComponentFiles {
-  const dir = names.map((n) => join(root, n)).find((d) => existsSync(d) && statSync(d).isDirectory());
+/** The weight files each component may have, in order of preference (the Hub download stages the first present). */
+export const COMPONENT_WEIGHT_NAMES = WEIGHT_NAMES;
+
+function component(tree: FileTree, names: string[], kind: keyof typeof WEIGHT_NAMES): ComponentFiles {
+  const root = tree.root;
+  const dir = names.find((d) => tree.kind(d) === 'dir');
   if (!dir) throw new CheckpointError(`${root}: missing component folder "${names[0]}/" (a diffusers-layout SVD checkpoint has unet/, vae/ and image_encoder/)`);
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new CheckpointError(`${dir}: missing config.json`);
-  const weightsPath = WEIGHT_NAMES[kind].map((n) => join(dir, n)).find((p) => existsSync(p));
+  const configRel = `${dir}/config.json`;
+  const configPath = join(root, configRel);
+  if (tree.kind(configRel) !== 'file') throw new CheckpointError(`${join(root, dir)}: missing config.json`);
+  const weightsPath = WEIGHT_NAMES[kind].map((n) => `${dir}/${n}`).find((p) => tree.kind(p) === 'file');
   if (!weightsPath) {
-    const hasBin = existsSync(join(dir, kind === 'image_encoder' ? 'pytorch_model.bin' : 'diffusion_pytorch_model.bin'));
+    const hasBin = tree.kind(`${dir}/${kind === 'image_encoder' ? 'pytorch_model.bin' : 'diffusion_pytorch_model.bin'}`) === 'file';
     throw new CheckpointError(
-      `${dir}: no weights file (looked for ${WEIGHT_NAMES[kind].slice(0, 2).join(' or ')})` +
+      `${join(root, dir)}: no weights file (looked for ${WEIGHT_NAMES[kind].slice(0, 2).join(' or ')})` +
         (hasBin ? '; only a PyTorch .bin is there: download the .safetensors files instead' : ''),
     );
   }
-  return { dir, configPath, config: readJson(configPath), weightsPath };
+  return { dir, configPath, config: readJson(tree, configRel), weightsPath };
 }
 
-export function locateCheckpoint(root: string): CheckpointFiles {
-  if (!existsSync(root)) throw new CheckpointError(`checkpoint folder ${root} does not exist`);
-  if (!statSync(root).isDirectory()) throw new CheckpointError(`${root} is not a folder (point --from at the checkpoint folder that holds unet/, vae/, image_encoder/)`);
-  const optional = (p: string) => (existsSync(join(root, p)) ? readJson(join(root, p)) : undefined);
+export function locateCheckpoint(tree: FileTree): CheckpointFiles {
+  const root = tree.root;
+  const kind = tree.kind('');
+  if (kind === undefined) throw new CheckpointError(`checkpoint folder ${root} does not exist`);
+  if (kind !== 'dir') throw new CheckpointError(`${root} is not a folder (point --from at the checkpoint folder that holds unet/, vae/, image_encoder/)`);
+  const optional = (p: string) => (tree.kind(p) === 'file' ? readJson(tree, p) : undefined);
   return {
+    tree,
     root,
-    unet: component(root, ['unet'], 'unet'),
-    vae: component(root, ['vae'], 'vae'),
-    imageEncoder: component(root, ['image_encoder', 'pipeline/image_encoder'], 'image_encoder'),
+    unet: component(tree, ['unet'], 'unet'),
+    vae: component(tree, ['vae'], 'vae'),
+    imageEncoder: component(tree, ['image_encoder', 'pipeline/image_encoder'], 'image_encoder'),
     scheduler: optional('scheduler/scheduler_config.json') ?? optional('pipeline/scheduler/scheduler_config.json'),
     featureExtractor: optional('feature_extractor/preprocessor_config.json') ?? optional('pipeline/feature_extractor/preprocessor_config.json'),
   };

@@ -3,6 +3,7 @@ import { Graph } from './onnx/graph.ts';
 import { BuildContext, type BuildOptions } from './onnx/nn.ts';
 import type { WeightStore } from './weights.ts';
 import { ShardedDataSink, writeHashedFile, DEFAULT_SHARD_BYTES, type WrittenFile } from './writer.ts';
+import type { OutputFolder } from '../io/files.ts';
 
 /** Opset 21: DequantizeLinear with int4/blocked scales, Gelu, LayerNormalization, Shape start/end. */
 export const OPSET = 21;
@@ -17,17 +18,17 @@ export interface CompiledGraph {
 }
 
 export interface CompileGraphOptions extends BuildOptions {
-  outDir: string;
+  output: OutputFolder;
   shardBytes?: number;
 }
 
 export function compileGraph(name: string, weights: WeightStore, options: CompileGraphOptions, build: (ctx: BuildContext) => void): CompiledGraph {
-  const sink = new ShardedDataSink(options.outDir, name, options.shardBytes ?? DEFAULT_SHARD_BYTES);
+  const sink = new ShardedDataSink(options.output, name, options.shardBytes ?? DEFAULT_SHARD_BYTES);
   const graph = new Graph({ name, opset: OPSET, sink });
   const ctx = new BuildContext(graph, weights, options);
   build(ctx);
   weights.assertAllTaken();
   const externalData = sink.finish();
-  const model = writeHashedFile(options.outDir, `${name}.onnx`, graph.toBytes({ docString: `svd-web ${name} (${options.precision.name})` }));
+  const model = writeHashedFile(options.output, `${name}.onnx`, graph.toBytes({ docString: `svd-web ${name} (${options.precision.name})` }));
   return { name, model, externalData, nodeCount: graph.nodeCount, inputs: graph.inputDims() };
 }

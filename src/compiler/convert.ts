@@ -1,24 +1,30 @@
 /**
- * `svd-web convert`: a diffusers-layout SVD checkpoint → four ONNX graphs + external-data shards + manifest.json.
- * Weights stream from the safetensors files one tensor at a time into the shards, so memory stays at about
- * one tensor whatever the checkpoint's size.
+ * `svd-web convert`: a diffusers-layout SVD checkpoint → four ONNX graphs + two weightless step graphs +
+ * external-data shards + manifest.json. Weights stream from the safetensors files one tensor at a time into the
+ * shards, so memory stays at about one tensor whatever the checkpoint's size.
+ *
+ * Host-independent: the checkpoint is a FileTree and the output an OutputFolder (src/io/files.ts), so the CLI
+ * (files on disk, convert-folder.ts) and the browser's Hub download (OPFS, workers/convert.worker.ts) run this
+ * same code and write the same bytes. The conversion is a plan of steps, one graph each; a host may run them
+ * in any order and at different times (the browser converts a component as soon as its weights are staged, and
+ * skips steps already done after a reload); the manifest lists the graphs in the plan's order whatever the
+ * order they ran in.
  */
-import { mkdirSync } from 'node:fs';
-import { writeHashedFile, type WrittenFile } from './writer.ts';
 import { compileGraph, type CompiledGraph } from './compile.ts';
 import { PRECISIONS, type AttentionKind, type Precision } from './onnx/nn.ts';
-import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from './weights.ts';
+import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type IgnoreRule, type WeightSource } from './weights.ts';
 import { locateCheckpoint, type CheckpointFiles } from './checkpoint.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from './architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from './architectures/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from './architectures/vae.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type NetworkName, type ModelManifest, type PipelineFacts } from '../contract/manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type GraphName, type ModelManifest, type PipelineFacts } from '../contract/manifest.ts';
 import { ConfigError } from './architectures/config.ts';
 import { buildDenoiseStep } from './architectures/denoise-step.ts';
+import { SafetensorsFile } from '../io/safetensors.ts';
+import { writeWholeFile, type FileTree, type OutputFolder, type WrittenFile } from '../io/files.ts';
+import type { BuildContext } from './onnx/nn.ts';
 
-export interface ConvertOptions {
-  from: string;
-  out: string;
+export interface ConvertSettings {
   precision: Precision['name'];
   /** 'auto': fused attention when the UNet's largest attention would not fit unfused at the default size */
   attention?: AttentionKind | 'auto';
@@ -28,11 +34,16 @@ export interface ConvertOptions {
   shardBytes?: number;
   /** store the UNet's spatial convolutions as int4 blocks (quantized precisions only; see Precision.conv) */
   convInt4?: boolean;
+}
+
+export interface ConvertModelOptions extends ConvertSettings {
+  checkpoint: FileTree;
+  output: OutputFolder;
   onProgress?: (p: ConvertProgress) => void;
 }
 
 export interface ConvertProgress {
-  graph: NetworkName;
+  graph: GraphName;
   /** weight bytes read so far, over all graphs */
   doneBytes: number;
   totalBytes: number;
@@ -43,94 +54,161 @@ export interface ConvertResult {
   graphs: CompiledGraph[];
 }
 
+/** The checkpoint part a step reads its weights from (null: a weightless graph). */
+export type CheckpointComponent = 'image_encoder' | 'vae' | 'unet';
+
+export interface ConversionStep {
+  graph: GraphName;
+  component: CheckpointComponent | null;
+  /** bytes of weights the step reads (the VAE's file is read twice: encoder and decoder) */
+  weightBytes: number;
+}
+
+export interface ConversionPlan {
+  checkpoint: CheckpointFiles;
+  precision: Precision;
+  attention: AttentionKind;
+  facts: PipelineFacts;
+  settings: ConvertSettings;
+  /** in manifest order */
+  steps: ConversionStep[];
+  /** the weight file of each component, relative to the checkpoint */
+  weightFiles: Record<CheckpointComponent, string>;
+  totalWeightBytes: number;
+  build: Record<GraphName, (ctx: BuildContext) => void>;
+}
+
 /** CLIP's normalisation (OpenAI), used when the checkpoint has no feature_extractor config. */
 const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
-export function convertCheckpoint(options: ConvertOptions): ConvertResult {
-  const ckpt = locateCheckpoint(options.from);
-  const precision = PRECISIONS[options.precision];
-  if (!precision) throw new ConfigError(`unknown precision "${options.precision}" (choose fp32, fp16, q4f32 or q4f16)`);
-  mkdirSync(options.out, { recursive: true });
+const IGNORES: Partial<Record<GraphName, IgnoreRule>> = {
+  image_encoder: CLIP_IGNORED_WEIGHTS,
+  vae_encoder: VAE_ENCODER_IGNORES,
+  vae_decoder: VAE_DECODER_IGNORES,
+};
 
+/**
+ * Reads the checkpoint's configs and the weight files' headers and decides every step; reads no weights.
+ * `weightBytes(path)` gives a weight file's tensor bytes when the host knows them without opening the file
+ * (the browser plans before the weights are staged); by default the headers are read.
+ */
+export function planConversion(tree: FileTree, settings: ConvertSettings, weightBytes?: (path: string) => number): ConversionPlan {
+  const ckpt = locateCheckpoint(tree);
+  const precision = PRECISIONS[settings.precision];
+  if (!precision) throw new ConfigError(`unknown precision "${settings.precision}" (choose fp32, fp16, q4f32 or q4f16)`);
   const unetConfig = parseUnetConfig(ckpt.unet.config, ckpt.unet.configPath);
   const vaeConfig = parseVaeConfig(ckpt.vae.config, ckpt.vae.configPath);
   const clipConfig = parseClipVisionConfig(ckpt.imageEncoder.config, ckpt.imageEncoder.configPath);
-  const facts = pipelineFacts(ckpt, options);
+  const facts = pipelineFacts(ckpt, settings);
   if (clipConfig.projectionDim !== facts.embeddingDim) {
     throw new ConfigError(
       `${ckpt.imageEncoder.configPath}: "projection_dim" is ${clipConfig.projectionDim} but the UNet's cross_attention_dim is ${facts.embeddingDim}; they must match`,
     );
   }
-  const attention = options.attention && options.attention !== 'auto' ? options.attention : autoAttention(ckpt);
-  const buildOptions = { outDir: options.out, precision, attention, shardBytes: options.shardBytes };
+  const attention = settings.attention && settings.attention !== 'auto' ? settings.attention : autoAttention(ckpt);
+  const weightFiles = { image_encoder: ckpt.imageEncoder.weightsPath, vae: ckpt.vae.weightsPath, unet: ckpt.unet.weightsPath };
+  const bytesOf = weightBytes ?? ((path: string) => headerBytes(tree, path));
+  const sizes = { image_encoder: bytesOf(weightFiles.image_encoder), vae: bytesOf(weightFiles.vae), unet: bytesOf(weightFiles.unet) };
+  const step = (graph: GraphName, component: CheckpointComponent | null): ConversionStep => ({ graph, component, weightBytes: component ? sizes[component] : 0 });
+  const steps = [
+    step('image_encoder', 'image_encoder'),
+    step('vae_encoder', 'vae'),
+    step('unet', 'unet'),
+    step('vae_decoder', 'vae'),
+    step('denoise_step', null),
+    step('denoise_step_cfg', null),
+  ];
+  return {
+    checkpoint: ckpt,
+    precision,
+    attention,
+    facts,
+    settings,
+    steps,
+    weightFiles,
+    totalWeightBytes: steps.reduce((a, s) => a + s.weightBytes, 0),
+    build: {
+      image_encoder: (ctx) => buildImageEncoder(ctx, clipConfig),
+      vae_encoder: (ctx) => buildVaeEncoder(ctx, vaeConfig),
+      unet: (ctx) => buildUnet(ctx, unetConfig),
+      vae_decoder: (ctx) => buildVaeDecoder(ctx, vaeConfig),
+      denoise_step: (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 1 }),
+      denoise_step_cfg: (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 2 }),
+    },
+  };
+}
+
+/** Tensor bytes of a safetensors file (its header only). */
+function headerBytes(tree: FileTree, path: string): number {
+  const file = SafetensorsFile.read(tree.open(path));
+  try {
+    return [...file.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
+  } finally {
+    file.close();
+  }
+}
+
+/** The build options of one step: precision adjustments are per graph. */
+function stepPrecision(plan: ConversionPlan, graph: GraphName): Precision {
+  const { precision } = plan;
+  // Weightless step graphs do the Euler/CFG arithmetic in float32 whatever the model's precision.
+  if (graph === 'denoise_step' || graph === 'denoise_step_cfg') return PRECISIONS.fp32;
   // The VAE encoder overflows in fp16 at real sizes; diffusers upcasts it (force_upcast), and so do we: weights
   // keep the precision's storage, activations stay float32.
-  const encoderOptions = vaeConfig.forceUpcast && precision.activation === 'float16'
-    ? { ...buildOptions, precision: { ...precision, activation: 'float32' as const } }
-    : buildOptions;
-
-  const sources = {
-    image_encoder: new SafetensorsWeightSource(ckpt.imageEncoder.weightsPath),
-    vae: new SafetensorsWeightSource(ckpt.vae.weightsPath),
-    unet: new SafetensorsWeightSource(ckpt.unet.weightsPath),
-  };
-  const sizeOf = (s: WeightSource) => s.names().reduce((a, n) => a + ((s.info(n) as { byteLength?: number })?.byteLength ?? 0), 0);
-  const totalBytes = sizeOf(sources.image_encoder) + 2 * sizeOf(sources.vae) + sizeOf(sources.unet);
-  let doneBytes = 0;
-  const tracked = (graph: NetworkName, source: WeightSource): WeightSource => ({
-    label: source.label,
-    names: () => source.names(),
-    info: (n) => source.info(n),
-    readFloat32: (n) => {
-      const data = source.readFloat32(n);
-      doneBytes += (source.info(n) as { byteLength?: number })?.byteLength ?? 0;
-      options.onProgress?.({ graph, doneBytes, totalBytes });
-      return data;
-    },
-  });
-
-  const graphs: CompiledGraph[] = [];
-  try {
-    graphs.push(
-      compileGraph('image_encoder', new WeightStore(tracked('image_encoder', sources.image_encoder), CLIP_IGNORED_WEIGHTS), buildOptions, (ctx) =>
-        buildImageEncoder(ctx, clipConfig),
-      ),
-    );
-    graphs.push(
-      compileGraph('vae_encoder', new WeightStore(tracked('vae_encoder', sources.vae), VAE_ENCODER_IGNORES), encoderOptions, (ctx) =>
-        buildVaeEncoder(ctx, vaeConfig),
-      ),
-    );
-    const unetOptions = options.convInt4 && precision.conv === 'int8' ? { ...buildOptions, precision: { ...precision, conv: 'int4' as const } } : buildOptions;
-    graphs.push(compileGraph('unet', new WeightStore(tracked('unet', sources.unet)), unetOptions, (ctx) => buildUnet(ctx, unetConfig)));
-    graphs.push(
-      compileGraph('vae_decoder', new WeightStore(tracked('vae_decoder', sources.vae), VAE_DECODER_IGNORES), buildOptions, (ctx) =>
-        buildVaeDecoder(ctx, vaeConfig),
-      ),
-    );
-    // Weightless step graphs for the GPU-resident denoising loop (with and without classifier-free guidance).
-    const noWeights = () => new WeightStore(new MemoryWeightSource('denoise step', new Map()));
-    const stepOptions = { ...buildOptions, precision: PRECISIONS.fp32 };
-    graphs.push(compileGraph('denoise_step', noWeights(), stepOptions, (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 1 })));
-    graphs.push(compileGraph('denoise_step_cfg', noWeights(), stepOptions, (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 2 })));
-  } finally {
-    for (const s of Object.values(sources)) s.close();
+  if (graph === 'vae_encoder' && parseVaeConfig(plan.checkpoint.vae.config, plan.checkpoint.vae.configPath).forceUpcast && precision.activation === 'float16') {
+    return { ...precision, activation: 'float32' };
   }
+  if (graph === 'unet' && plan.settings.convInt4 && precision.conv === 'int8') return { ...precision, conv: 'int4' };
+  return precision;
+}
 
+/**
+ * Compiles one step's graph into `output`. `weights` is the step's component's safetensors file (opened by the
+ * host; not closed here); `onBytes` is told the bytes of each weight read.
+ */
+export function runStep(plan: ConversionPlan, step: ConversionStep, output: OutputFolder, weights: SafetensorsFile | null, onBytes?: (bytes: number) => void): CompiledGraph {
+  let source: WeightSource;
+  if (step.component) {
+    if (!weights) throw new Error(`step ${step.graph} needs the ${step.component} weights`);
+    const file = new SafetensorsWeightSource(weights);
+    source = {
+      label: file.label,
+      names: () => file.names(),
+      info: (n) => file.info(n),
+      readFloat32: (n) => {
+        const data = file.readFloat32(n);
+        onBytes?.(file.info(n)?.byteLength ?? 0);
+        return data;
+      },
+    };
+  } else source = new MemoryWeightSource(`${step.graph} (no weights)`, new Map());
+  const options = { output, precision: stepPrecision(plan, step.graph), attention: plan.attention, shardBytes: plan.settings.shardBytes };
+  return compileGraph(step.graph, new WeightStore(source, IGNORES[step.graph]), options, plan.build[step.graph]);
+}
+
+/** The manifest of a finished conversion: graphs and files in the plan's order, whatever order the steps ran in. */
+export function buildManifest(plan: ConversionPlan, compiled: CompiledGraph[]): ModelManifest {
+  const byName = new Map(compiled.map((g) => [g.name, g]));
+  const graphs = plan.steps.map((s) => {
+    const g = byName.get(s.graph);
+    if (!g) throw new Error(`the conversion has no ${s.graph} graph yet`);
+    return g;
+  });
+  const { precision, checkpoint: ckpt } = plan;
   const files: WrittenFile[] = graphs.flatMap((g) => [g.model, ...g.externalData]);
-  const manifest: ModelManifest = {
+  return {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     precision: precision.name,
-    attention,
+    attention: plan.attention,
     requiredFeatures: precision.activation === 'float16' ? ['shader-f16'] : [],
     graphs: Object.fromEntries(
       graphs.map((g) => [g.name, { model: g.model.path, externalData: g.externalData.map((f) => f.path), nodeCount: g.nodeCount, inputs: g.inputs }]),
     ) as ModelManifest['graphs'],
     files,
     totalBytes: files.reduce((a, f) => a + f.bytes, 0),
-    pipeline: facts,
+    pipeline: plan.facts,
     scheduler: ckpt.scheduler,
     sources: {
       unet: ckpt.unet.config,
@@ -139,11 +217,40 @@ export function convertCheckpoint(options: ConvertOptions): ConvertResult {
       ...(ckpt.featureExtractor ? { feature_extractor: ckpt.featureExtractor } : {}),
     },
   };
-  writeHashedFile(options.out, 'manifest.json', new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+}
+
+/** manifest.json exactly as the CLI writes it. */
+export function manifestBytes(manifest: ModelManifest): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/** The whole conversion in one go (the CLI): every step in order, then manifest.json. */
+export function convertModel(options: ConvertModelOptions): ConvertResult {
+  const plan = planConversion(options.checkpoint, options);
+  const tree = options.checkpoint;
+  const open: Partial<Record<CheckpointComponent, SafetensorsFile>> = {};
+  let doneBytes = 0;
+  const graphs: CompiledGraph[] = [];
+  try {
+    for (const step of plan.steps) {
+      let weights: SafetensorsFile | null = null;
+      if (step.component) weights = open[step.component] ??= SafetensorsFile.read(tree.open(plan.weightFiles[step.component]));
+      graphs.push(
+        runStep(plan, step, options.output, weights, (n) => {
+          doneBytes += n;
+          options.onProgress?.({ graph: step.graph, doneBytes, totalBytes: plan.totalWeightBytes });
+        }),
+      );
+    }
+  } finally {
+    for (const f of Object.values(open)) f.close();
+  }
+  const manifest = buildManifest(plan, graphs);
+  writeWholeFile(options.output, 'manifest.json', manifestBytes(manifest));
   return { manifest, graphs };
 }
 
-function pipelineFacts(ckpt: CheckpointFiles, options: ConvertOptions): PipelineFacts {
+function pipelineFacts(ckpt: CheckpointFiles, options: ConvertSettings): PipelineFacts {
   const unet = ckpt.unet.config as Record<string, number>;
   const vae = ckpt.vae.config as Record<string, unknown>;
   const clip = ckpt.imageEncoder.config as Record<string, unknown>;

@@ -3,7 +3,7 @@
  * shape the architecture expects; whatever is left at the end is an error that names it. Data is read
  * lazily, one tensor at a time.
  */
-import { SafetensorsFile, type TensorInfo } from '../io/safetensors.ts';
+import type { SafetensorsFile, TensorInfo } from '../io/safetensors.ts';
 
 export class WeightError extends Error {
   constructor(message: string) {
@@ -28,10 +28,7 @@ export interface WeightSource {
 }
 
 export class SafetensorsWeightSource implements WeightSource {
-  private readonly file: SafetensorsFile;
-  constructor(path: string) {
-    this.file = SafetensorsFile.open(path);
-  }
+  constructor(private readonly file: SafetensorsFile) {}
   get label(): string {
     return this.file.path;
   }

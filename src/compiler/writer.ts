@@ -1,17 +1,12 @@
 /**
  * Writes initializer bytes into external-data shards (`<graph>.data.<i>`, each under the shard limit) as
- * they are produced, hashing every file while it is written.
+ * they are produced, hashing every file while it is written (the OutputFolder's files hash themselves).
  */
-import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
-import { join } from 'node:path';
 import type { ExternalLocation, InitializerSink } from './onnx/graph.ts';
+import type { OutputFolder, WritableFile, WrittenFile } from '../io/files.ts';
 
-export interface WrittenFile {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
+export type { WrittenFile } from '../io/files.ts';
+export { writeWholeFile as writeHashedFile } from '../io/files.ts';
 
 /** Chrome caps one ArrayBuffer at ~2 GB; 1 GiB shards stay clear of it and resume/verify in smaller pieces. */
 export const DEFAULT_SHARD_BYTES = 1024 ** 3;
@@ -20,9 +15,13 @@ const ALIGN = 64;
 
 interface OpenShard {
   name: string;
-  fd: number;
+  file: WritableFile;
   size: number;
-  hash: Hash;
+}
+
+/** The shard file names a graph's data may use, in order (hosts that must open files ahead need them). */
+export function shardName(baseName: string, index: number): string {
+  return `${baseName}.data.${index}`;
 }
 
 export class ShardedDataSink implements InitializerSink {
@@ -30,7 +29,7 @@ export class ShardedDataSink implements InitializerSink {
   private readonly done: WrittenFile[] = [];
   private index = 0;
 
-  constructor(private readonly dir: string, private readonly baseName: string, private readonly maxShardBytes = DEFAULT_SHARD_BYTES) {}
+  constructor(private readonly folder: OutputFolder, private readonly baseName: string, private readonly maxShardBytes = DEFAULT_SHARD_BYTES) {}
 
   write(_name: string, bytes: Uint8Array): ExternalLocation {
     if (bytes.byteLength > this.maxShardBytes) {
@@ -56,27 +55,19 @@ export class ShardedDataSink implements InitializerSink {
   }
 
   private openShard(): OpenShard {
-    const name = `${this.baseName}.data.${this.index++}`;
-    this.shard = { name, fd: openSync(join(this.dir, name), 'w'), size: 0, hash: createHash('sha256') };
+    const name = shardName(this.baseName, this.index++);
+    this.shard = { name, file: this.folder.create(name), size: 0 };
     return this.shard;
   }
 
   private append(shard: OpenShard, bytes: Uint8Array): void {
-    let written = 0;
-    while (written < bytes.byteLength) written += writeSync(shard.fd, bytes, written, bytes.byteLength - written);
-    shard.hash.update(bytes);
+    shard.file.write(bytes);
     shard.size += bytes.byteLength;
   }
 
   private closeShard(): void {
     if (!this.shard) return;
-    closeSync(this.shard.fd);
-    this.done.push({ path: this.shard.name, bytes: this.shard.size, sha256: this.shard.hash.digest('hex') });
+    this.done.push(this.shard.file.close());
     this.shard = null;
   }
-}
-
-export function writeHashedFile(dir: string, name: string, bytes: Uint8Array): WrittenFile {
-  writeFileSync(join(dir, name), bytes);
-  return { path: name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
 }

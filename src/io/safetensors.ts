@@ -1,14 +1,15 @@
 /**
  * safetensors: u64-LE header length N, N bytes of JSON {name: {dtype, shape, data_offsets}}, then raw
  * little-endian C-order data. The reader keeps only the header in memory and reads one tensor at a time,
- * so multi-GB checkpoints stream through the compiler.
+ * so multi-GB checkpoints stream through the compiler. Host-independent (a ReadableFile: Node or OPFS); opening a path
+ * and writing files is in safetensors-node.ts.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { readExactly, type ReadableFile } from './files.ts';
 import { float16ToFloat32 } from './float16.ts';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-const BYTES_PER_ELEMENT: Record<SafetensorsDType, number> = {
+export const BYTES_PER_ELEMENT: Record<SafetensorsDType, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
 
@@ -60,35 +61,30 @@ export function parseHeader(file: string, headerJson: string, dataStart: number,
 
 export class SafetensorsFile {
   readonly tensors: Map<string, TensorInfo>;
-  private fd: number;
 
-  private constructor(readonly path: string, fd: number, tensors: Map<string, TensorInfo>) {
-    this.fd = fd;
+  private constructor(private readonly file: ReadableFile, tensors: Map<string, TensorInfo>) {
     this.tensors = tensors;
   }
 
-  static open(path: string): SafetensorsFile {
-    let fd: number;
+  get path(): string {
+    return this.file.name;
+  }
+
+  /** Reads the header of an open file (the file is closed on failure, and by close() otherwise). */
+  static read(file: ReadableFile): SafetensorsFile {
+    const path = file.name;
     try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new SafetensorsError(path, `cannot open: ${(e as Error).message}`);
-    }
-    try {
-      const size = fstatSync(fd).size;
+      const size = file.size();
       if (size < 8) throw new SafetensorsError(path, `file is truncated: ${size} bytes, a safetensors header needs at least 8`);
-      const lenBuf = Buffer.alloc(8);
-      readSync(fd, lenBuf, 0, 8, 0);
-      const headerLength = Number(lenBuf.readBigUInt64LE(0));
+      const lenBytes = readExactly(file, 0, 8);
+      const headerLength = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
       if (headerLength > 100_000_000 || 8 + headerLength > size) {
         throw new SafetensorsError(path, `file is truncated or not safetensors: header length ${headerLength}, file size ${size}`);
       }
-      const header = Buffer.alloc(headerLength);
-      readSync(fd, header, 0, headerLength, 8);
-      const tensors = parseHeader(path, header.toString('utf8'), 8 + headerLength, size);
-      return new SafetensorsFile(path, fd, tensors);
+      const header = new TextDecoder().decode(readExactly(file, 8, headerLength));
+      return new SafetensorsFile(file, parseHeader(path, header, 8 + headerLength, size));
     } catch (e) {
-      closeSync(fd);
+      file.close();
       throw e;
     }
   }
@@ -102,14 +98,11 @@ export class SafetensorsFile {
   /** The tensor's raw bytes, as stored. */
   readBytes(name: string): Uint8Array {
     const t = this.info(name);
-    const buf = new Uint8Array(t.byteLength);
-    let done = 0;
-    while (done < t.byteLength) {
-      const n = readSync(this.fd, buf, done, t.byteLength - done, t.offset + done);
-      if (n <= 0) throw new SafetensorsError(this.path, `unexpected end of file while reading "${name}"`);
-      done += n;
+    try {
+      return readExactly(this.file, t.offset, t.byteLength);
+    } catch {
+      throw new SafetensorsError(this.path, `unexpected end of file while reading "${name}"`);
     }
-    return buf;
   }
 
   /** The tensor converted to float32 (from F32, F16, BF16, F64 or an integer type). */
@@ -119,8 +112,7 @@ export class SafetensorsFile {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.file.close();
   }
 }
 
@@ -192,44 +184,6 @@ export function readFloat64(file: SafetensorsFile, name: string): Float64Array {
   const out = new Float64Array(bytes.byteLength / 8);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true);
   return out;
-}
-
-export interface TensorToWrite {
-  name: string;
-  dtype: SafetensorsDType;
-  shape: number[];
-  /** Called once, when the tensor's bytes are due; return exactly byteLength bytes. */
-  data: () => Uint8Array;
-}
-
-/** Writes a safetensors file tensor by tensor, holding at most one tensor's bytes at a time. */
-export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const t of tensors) {
-    const len = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + len] };
-    offset += len;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // keeps the data 8-byte aligned, as the reference writer does
-  const jsonBytes = Buffer.from(json, 'utf8');
-  const lenBuf = Buffer.alloc(8);
-  lenBuf.writeBigUInt64LE(BigInt(jsonBytes.length));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, lenBuf);
-    writeSync(fd, jsonBytes);
-    for (const t of tensors) {
-      const bytes = t.data();
-      const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
-      if (bytes.byteLength !== expected) throw new Error(`tensor "${t.name}": ${bytes.byteLength} bytes given, ${expected} expected`);
-      writeSync(fd, bytes);
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function float32Bytes(data: Float32Array): Uint8Array {

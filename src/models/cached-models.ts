@@ -3,7 +3,7 @@
  * interrupted, broken), the source.json that says where each came from, deleting one, and the reader the
  * generation worker opens sessions through.
  */
-import { parseManifest, type ModelManifest } from '../contract/manifest.ts';
+import { parseManifest, type ModelManifest, type Precision } from '../contract/manifest.ts';
 import { listFiles, listModelIds, modelDirectory, opfsFileReader, readModelText, removeModelDirectory } from './opfs.ts';
 import { MANIFEST_NAME, PART_SUFFIX, PENDING_MANIFEST_NAME, sanitizeModelId } from './plan.ts';
 
@@ -11,8 +11,10 @@ import { MANIFEST_NAME, PART_SUFFIX, PENDING_MANIFEST_NAME, sanitizeModelId } fr
 export interface ModelSource {
   id: string;
   label: string;
-  kind: 'url' | 'import';
+  kind: 'url' | 'import' | 'hub';
   baseUrl?: string;
+  /** kind 'hub': the Hugging Face repository, revision and precision it was converted from */
+  hub?: { repo: string; revision: string; precision: Precision };
 }
 
 export const SOURCE_NAME = 'source.json';

@@ -2,6 +2,8 @@
 export type ModelErrorCode =
   | 'not-found' // HTTP 404 for the manifest or a file
   | 'http' // another HTTP status that retrying does not fix
+  | 'gated' // HTTP 401 from the Hugging Face Hub: a gated repository needs an access token (or the token is invalid)
+  | 'licence' // HTTP 403 from the Hugging Face Hub: the token's account has not accepted the repository's licence
   | 'network' // connection failures, retried until the attempts ran out
   | 'stalled' // no bytes for too long, retried until the attempts ran out
   | 'corrupt' // sha256 mismatch after the bounded re-fetches

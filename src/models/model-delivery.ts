@@ -16,8 +16,14 @@ import { readModelText, scanModelFiles } from './opfs.ts';
 import { MANIFEST_NAME, PENDING_MANIFEST_NAME, backoffMs, diffManifests, planDownload, relativePaths, sanitizeModelId } from './plan.ts';
 import type { ModelRecord } from './registry.ts';
 import { sha256Hex } from './sha256.ts';
+import { formatGB } from '../common/format.ts';
 import { checkQuota, requestPersistence } from './site-storage.ts';
 import { DEFAULT_TUNING, type TransferStats, type TransferTuning } from './transfer-tuning.ts';
+import type { GraphName, Precision } from '../contract/manifest.ts';
+import { HUB_URL, fetchRepoListing, selectCheckpointFiles } from '../hub/hub-api.ts';
+import { planStorage, type StoragePlan } from '../convert/storage-plan.ts';
+import type { HubConversionStats } from '../convert/hub-conversion.ts';
+import { listFiles, modelDirectory, stagingDirectory } from './opfs.ts';
 
 export interface TransferResult {
   id: string;
@@ -163,4 +169,68 @@ export async function importModelFolder(source: File[] | FileSystemDirectoryHand
   const files = entries.filter((e) => e.path !== MANIFEST_NAME).map((e) => ({ path: e.path, file: e.file as Blob }));
   const stats = await runDownloadWorker({ kind: 'import', payload: { modelId: id, manifestText: text, files, tuning: opts.tuning } }, opts);
   return { id, manifest, stats, persisted };
+}
+
+export interface HubDownloadRequest {
+  id: string;
+  label: string;
+  repo: string;
+  revision: string;
+  precision: Precision;
+  /** a Hugging Face access token (gated repositories); sent to the Hub only */
+  token?: string;
+  hubUrl?: string;
+  /** tests: hold after this graph is written (to reload mid-conversion) */
+  holdAfter?: GraphName;
+}
+
+export interface HubTransferResult extends TransferResult {
+  stats: HubConversionStats;
+  storagePlan: StoragePlan;
+}
+
+/** Bytes already in OPFS for this model (its folder and its staged sources), which a resumed job keeps. */
+async function bytesKept(id: string): Promise<number> {
+  let total = 0;
+  for (const dir of [() => modelDirectory(id), () => stagingDirectory(id)]) {
+    try {
+      for (const size of (await listFiles(await dir())).values()) total += size;
+    } catch {
+      // no folder yet
+    }
+  }
+  return total;
+}
+
+/**
+ * Gets an SVD model from the Hugging Face Hub: the repository's file list (sizes, LFS sha256), the storage the
+ * conversion needs at its peak against the site's quota, persistent storage requested, then the download and the
+ * conversion in the download worker (src/convert/hub-conversion.ts). Resumes whatever an earlier run left.
+ */
+export async function downloadFromHub(req: HubDownloadRequest, opts: TransferOptions = {}): Promise<HubTransferResult> {
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+  const id = sanitizeModelId(req.id);
+  const hubUrl = req.hubUrl ?? HUB_URL;
+  opts.onProgress?.({ phase: 'manifest', doneBytes: 0, totalBytes: 0, bytesPerSecond: 0, etaSeconds: null, networkBytes: 0 });
+  const listing = await fetchRepoListing(
+    { repo: req.repo, revision: req.revision },
+    { hubUrl, token: req.token, signal: opts.signal, maxAttempts: tuning.maxAttempts, backoffBaseMs: tuning.backoffBaseMs, backoffCapMs: tuning.backoffCapMs, timeoutMs: tuning.stallTimeoutMs },
+  );
+  const selection = selectCheckpointFiles(listing);
+  const source = (c: keyof typeof selection.weights) => ({ bytes: selection.weights[c].bytes, storage: selection.storage[c] });
+  const storagePlan = planStorage(
+    { image_encoder: source('image_encoder'), vae: source('vae'), unet: source('unet') },
+    req.precision,
+    selection.configs.reduce((a, f) => a + f.bytes, 0),
+  );
+  await checkQuota(Math.max(0, storagePlan.peakBytes - (await bytesKept(id))), `${req.label} (download ${formatGB(storagePlan.downloadBytes)}, converted ≈ ${formatGB(storagePlan.outputBytes)}, at most ${formatGB(storagePlan.peakBytes)} at once while converting)`);
+  const persisted = await requestPersistence();
+  await writeSource({ id, label: req.label, kind: 'hub', hub: { repo: listing.repo, revision: req.revision, precision: req.precision } });
+  const stats = (await runDownloadWorker(
+    { kind: 'hub-convert', payload: { modelId: id, label: req.label, hubUrl, listing, token: req.token, precision: req.precision, tuning: opts.tuning, holdAfter: req.holdAfter } },
+    opts,
+  )) as HubConversionStats;
+  const text = await readModelText(id, MANIFEST_NAME);
+  if (!text) throw new ModelDeliveryError('storage', `The conversion of ${req.repo} finished but its manifest.json is missing from this browser's storage; press Get again.`);
+  return { id, manifest: parseManifest(JSON.parse(text)), stats, persisted, storagePlan };
 }

@@ -130,7 +130,7 @@ export async function removeModelDirectory(modelId: string): Promise<void> {
 }
 
 /** FileSystemSyncAccessHandle (dedicated workers only); typed here so this module compiles with the DOM lib too. */
-interface SyncAccessHandle {
+export interface SyncAccessHandle {
   getSize(): number;
   read(buffer: Uint8Array, options?: { at?: number }): number;
   write(buffer: Uint8Array, options?: { at?: number }): number;
@@ -144,7 +144,38 @@ interface SyncAccessHandle {
  * unlike createWritable(), whose swap file would copy a 1 GB shard on every checkpoint). Dedicated workers only.
  */
 export async function opfsFolderStore(modelId: string): Promise<FolderStore> {
-  const dir = await modelDirectory(modelId, true);
+  return folderStoreAt(await modelDirectory(modelId, true));
+}
+
+/** Source files staged for an in-browser conversion: staging/<id>/ (deleted once the model is complete). */
+export const STAGING_DIR = 'staging';
+
+export async function stagingDirectory(id: string, create = false): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  return (await root.getDirectoryHandle(STAGING_DIR, { create })).getDirectoryHandle(id, { create });
+}
+
+export async function removeStagingDirectory(id: string): Promise<void> {
+  try {
+    const staging = await (await navigator.storage.getDirectory()).getDirectoryHandle(STAGING_DIR);
+    await staging.removeEntry(id, { recursive: true });
+  } catch (e) {
+    if ((e as DOMException).name !== 'NotFoundError') throw e;
+  }
+}
+
+/** A sync access handle on `path` below `dir` (dedicated workers only). */
+export async function openSyncAccess(dir: FileSystemDirectoryHandle, path: string, create: boolean): Promise<SyncAccessHandle> {
+  const h = await fileHandle(dir, path, create);
+  const open = (h as unknown as { createSyncAccessHandle?: () => Promise<SyncAccessHandle> }).createSyncAccessHandle;
+  if (!open) throw new Error('this browser has no OPFS sync access handles (FileSystemSyncAccessHandle); update it to download models');
+  return open.call(h);
+}
+
+export { removeFile as removeFileAt, sizeOf as fileSizeAt };
+
+/** The transfer engine's store over any OPFS folder. */
+export function folderStoreAt(dir: FileSystemDirectoryHandle): FolderStore {
   return {
     finalSize: (path) => sizeOf(dir, path),
     async openPart(path): Promise<PartFile> {

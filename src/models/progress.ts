@@ -3,7 +3,7 @@
  * came over the network, so bytes found on disk do not inflate it) and ETA. Pure: unit-tested in Node.
  */
 
-export type DownloadPhase = 'manifest' | 'checking' | 'downloading' | 'verifying' | 'retrying' | 'finishing' | 'done';
+export type DownloadPhase = 'manifest' | 'checking' | 'downloading' | 'verifying' | 'retrying' | 'converting' | 'finishing' | 'done';
 
 export interface DownloadProgress {
   phase: DownloadPhase;

@@ -1,6 +1,7 @@
 /**
- * The registry: the models svd-web knows by name (the bundled demo model and the real SVD conversions, which have
- * no public host yet), each a ModelRecord with where it is hosted, its precision, size and GPU needs. Data only.
+ * The registry: the models svd-web knows by name. MODEL_REGISTRY: hosted conversions (a folder written by
+ * `svd-web convert`; today the bundled demo model). HUB_CHECKPOINTS: the official SVD checkpoints on the Hugging Face
+ * Hub, which the app downloads and converts in the tab (src/convert/). Data only.
  */
 import type { Precision } from '../contract/manifest.ts';
 
@@ -21,32 +22,7 @@ export interface ModelRecord {
   requiredFeatures: string[];
   /** bundled demo/test model */
   demo?: boolean;
-  /** the base URL is a placeholder: there is no hosted conversion; host your own */
-  placeholder?: boolean;
   note?: string;
-}
-
-const HOST_YOUR_OWN =
-  'No hosted conversion exists: convert the checkpoint yourself (`svd-web convert --from <checkpoint> --precision …`), upload the folder ' +
-  '(e.g. to a Hugging Face model repo) and use its resolve URL as the base URL — or import the folder from disk.';
-
-/** Placeholder host for conversions nobody hosts yet. Replace with your own repo's resolve URL. */
-export const PLACEHOLDER_BASE = 'https://huggingface.co/HOST-YOUR-OWN-CONVERSION';
-
-function realModel(id: string, label: string, precision: 'q4f16' | 'q4f32', frames: number, bytes: number): ModelRecord {
-  return {
-    id,
-    label,
-    baseUrl: `${PLACEHOLDER_BASE}/${id}/resolve/main/`,
-    precision,
-    frames,
-    resolution: { width: 1024, height: 576 },
-    bytes,
-    approximate: true,
-    requiredFeatures: precision === 'q4f16' ? ['shader-f16'] : [],
-    placeholder: true,
-    note: `Host your own conversion. ${HOST_YOUR_OWN}`,
-  };
 }
 
 export const MODEL_REGISTRY: ModelRecord[] = [
@@ -63,15 +39,68 @@ export const MODEL_REGISTRY: ModelRecord[] = [
     demo: true,
     note: 'Random weights — output is noise; for testing the app and the browser, not for videos.',
   },
-  // Sizes are estimates from the parameter counts (UNet 1.52 B, CLIP ViT-H vision 0.63 B, VAE 0.1 B; int4 blocks of 32 for
-  // MatMul weights, convolutions in the activation precision). The manifest's totalBytes replaces them once fetched.
-  realModel('svd-q4f16', 'Stable Video Diffusion (14 frames) — q4f16', 'q4f16', 14, 1_900_000_000),
-  realModel('svd-q4f32', 'Stable Video Diffusion (14 frames) — q4f32', 'q4f32', 14, 3_000_000_000),
-  realModel('svd-xt-q4f16', 'Stable Video Diffusion XT (25 frames) — q4f16', 'q4f16', 25, 1_900_000_000),
-  realModel('svd-xt-q4f32', 'Stable Video Diffusion XT (25 frames) — q4f32', 'q4f32', 25, 3_000_000_000),
 ];
 
 /** The registry entry for an id, if any. */
 export function findRecord(id: string): ModelRecord | undefined {
   return MODEL_REGISTRY.find((r) => r.id === id);
+}
+
+/** An official diffusers-layout SVD repository that the app converts in the tab. */
+export interface HubCheckpoint {
+  id: string;
+  label: string;
+  repo: string;
+  revision: string;
+  frames: number;
+  resolution: { width: number; height: number };
+  /** fp16 weights + configs, as the Hub lists them (shown with ≈ until the Hub's own file list is fetched) */
+  downloadBytes: number;
+  licence: { name: string; url: string };
+  note?: string;
+}
+
+const STABILITY_LICENCE = { name: 'Stability AI Community License (see the model page; commercial use has conditions)', url: 'https://stability.ai/license' };
+/** fp16 weights of every official SVD repository: UNet 3.05 GB, CLIP image encoder 1.26 GB, VAE 0.20 GB. */
+const SVD_FP16_BYTES = 4_510_000_000;
+
+export const HUB_CHECKPOINTS: HubCheckpoint[] = [
+  {
+    id: 'svd-xt',
+    label: 'Stable Video Diffusion XT (25 frames)',
+    repo: 'stabilityai/stable-video-diffusion-img2vid-xt',
+    revision: 'main',
+    frames: 25,
+    resolution: { width: 1024, height: 576 },
+    downloadBytes: SVD_FP16_BYTES,
+    licence: STABILITY_LICENCE,
+  },
+  {
+    id: 'svd',
+    label: 'Stable Video Diffusion (14 frames)',
+    repo: 'stabilityai/stable-video-diffusion-img2vid',
+    revision: 'main',
+    frames: 14,
+    resolution: { width: 1024, height: 576 },
+    downloadBytes: SVD_FP16_BYTES,
+    licence: STABILITY_LICENCE,
+  },
+  {
+    id: 'svd-xt-1-1',
+    label: 'Stable Video Diffusion XT 1.1 (25 frames)',
+    repo: 'stabilityai/stable-video-diffusion-img2vid-xt-1-1',
+    revision: 'main',
+    frames: 25,
+    resolution: { width: 1024, height: 576 },
+    downloadBytes: SVD_FP16_BYTES,
+    licence: STABILITY_LICENCE,
+    note: 'Gated: accept the licence on the model page and paste an access token below.',
+  },
+];
+
+/** The id of the converted model a Hub repository becomes at a precision (official ones by their short id). */
+export function hubModelId(repo: string, precision: Precision): string {
+  const known = HUB_CHECKPOINTS.find((c) => c.repo.toLowerCase() === repo.toLowerCase());
+  const base = known ? known.id : repo.replace('/', '--');
+  return `${base}-${precision}`.replace(/[^A-Za-z0-9._-]+/g, '-');
 }

@@ -31,7 +31,8 @@ export class TransferProgress {
   private readonly out;
 
   constructor(
-    readonly totalBytes: number,
+    /** may grow or shrink while a job learns its sizes (an in-tab conversion's output) */
+    public totalBytes: number,
     onProgress: ((p: DownloadProgress) => void) | undefined,
     intervalMs: number,
   ) {
@@ -217,7 +218,7 @@ export async function transferFile(
           if (hasher.bytes < file.bytes) throw new ModelDeliveryError('network', `the connection closed after ${formatBytes(hasher.bytes)} of ${formatBytes(file.bytes)}`);
         } catch (e) {
           if (signal?.aborted) throw cancelled();
-          if (e instanceof ModelDeliveryError && (e.code === 'not-found' || e.code === 'http' || e.code === 'quota' || e.code === 'cancelled')) throw e;
+          if (e instanceof ModelDeliveryError && (e.code === 'not-found' || e.code === 'http' || e.code === 'gated' || e.code === 'licence' || e.code === 'quota' || e.code === 'cancelled')) throw e;
           if (isQuotaError(e)) throw new ModelDeliveryError('quota', quotaMessage(file.path));
           if (!retryable) throw e;
           try {

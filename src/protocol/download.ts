@@ -6,6 +6,7 @@
 import type { ModelErrorCode } from '../models/errors.ts';
 import type { DownloadProgress } from '../models/progress.ts';
 import type { TransferStats, TransferTuning } from '../models/transfer-tuning.ts';
+import type { HubConversionJob, HubConversionStats } from '../convert/hub-conversion.ts';
 import type { AnswerOf, CallMessage, ReplyMessage } from './rpc.ts';
 
 export interface DownloadProtocol {
@@ -20,6 +21,12 @@ export interface DownloadProtocol {
     carries: { modelId: string; manifestText: string; files: { path: string; file: Blob }[]; tuning?: Partial<TransferTuning> };
     events: { progress: DownloadProgress };
     answers: { done: { stats: TransferStats } };
+  };
+  /** fetches an SVD repository from the Hugging Face Hub and converts it here into models/<modelId>/ (convert/hub-conversion.ts) */
+  'hub-convert': {
+    carries: HubConversionJob;
+    events: { progress: DownloadProgress };
+    answers: { converted: { stats: HubConversionStats } };
   };
 }
 

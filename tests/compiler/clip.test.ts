@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { compileGraph } from '../../src/compiler/compile.ts';
 import { PRECISIONS, dequantizedTwin, type Precision } from '../../src/compiler/onnx/nn.ts';
 import { SafetensorsWeightSource, WeightStore } from '../../src/compiler/weights.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
+import { nodeOutputFolder } from '../../src/io/node-files.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from '../../src/compiler/architectures/clip.ts';
 import { fixturePath, loadTensors, maxAbs, maxAbsDiff, parityBound } from '../support/fixtures.ts';
 import { runModel } from '../support/ort.ts';
@@ -17,8 +19,8 @@ const expected = ref.get('output.image_embeds');
 
 async function compileAndRun(precision: Precision) {
   const outDir = mkdtempSync(join(tmpdir(), `clip-${precision.name}-`));
-  const weights = new WeightStore(new SafetensorsWeightSource(join(dir, 'weights.safetensors')), CLIP_IGNORED_WEIGHTS);
-  const compiled = compileGraph('image_encoder', weights, { outDir, precision, attention: 'plain' }, (ctx) => buildImageEncoder(ctx, config));
+  const weights = new WeightStore(new SafetensorsWeightSource(openSafetensors(join(dir, 'weights.safetensors'))), CLIP_IGNORED_WEIGHTS);
+  const compiled = compileGraph('image_encoder', weights, { output: nodeOutputFolder(outDir), precision, attention: 'plain' }, (ctx) => buildImageEncoder(ctx, config));
   const out = await runModel(join(outDir, 'image_encoder.onnx'), { pixel_values: pixels });
   return { compiled, embeds: out.image_embeds };
 }

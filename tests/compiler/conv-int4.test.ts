@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { compileGraph } from '../../src/compiler/compile.ts';
 import { PRECISIONS, dequantizedTwin, type Precision } from '../../src/compiler/onnx/nn.ts';
 import { SafetensorsWeightSource, WeightStore } from '../../src/compiler/weights.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
+import { nodeOutputFolder } from '../../src/io/node-files.ts';
 import { buildUnet, parseUnetConfig } from '../../src/compiler/architectures/unet.ts';
 import { quantizeInt4ConvBlocks } from '../../src/compiler/quantize.ts';
 import { fixturePath, loadTensors, maxAbs, maxAbsDiff, parityBound } from '../support/fixtures.ts';
@@ -22,7 +24,7 @@ const q4conv: Precision = { ...PRECISIONS.q4f32, conv: 'int4' };
 
 async function compileAndRun(precision: Precision) {
   const outDir = mkdtempSync(join(tmpdir(), 'unet-int4conv-'));
-  const compiled = compileGraph('unet', new WeightStore(new SafetensorsWeightSource(join(DIR, 'weights.safetensors'))), { outDir, precision, attention: 'plain' }, (ctx) => buildUnet(ctx, config));
+  const compiled = compileGraph('unet', new WeightStore(new SafetensorsWeightSource(openSafetensors(join(DIR, 'weights.safetensors')))), { output: nodeOutputFolder(outDir), precision, attention: 'plain' }, (ctx) => buildUnet(ctx, config));
   const t = ref.get('input.timestep');
   const out = await runModel(join(outDir, compiled.model.path), {
     sample: ref.get('input.sample'),

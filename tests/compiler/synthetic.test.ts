@@ -12,8 +12,8 @@ import { presetConfigs } from '../../src/compiler/synthetic/configs.ts';
 import { paramBreakdown, recordPreset } from '../../src/compiler/synthetic/record.ts';
 import { syntheticTensor, isNormWeight } from '../../src/compiler/synthetic/random.ts';
 import { synthesizeCheckpoint } from '../../src/compiler/synthetic/write.ts';
-import { convertCheckpoint } from '../../src/compiler/convert.ts';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { convertCheckpoint } from '../../src/compiler/convert-folder.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
 import { GRAPH_NAMES } from '../../src/contract/manifest.ts';
 import { fixturePath } from '../support/fixtures.ts';
 
@@ -21,7 +21,7 @@ const temp = mkdtempSync(join(tmpdir(), 'svd-synth-test-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 function tensorList(path: string): string[] {
-  const f = SafetensorsFile.open(path);
+  const f = openSafetensors(path);
   try {
     return [...f.tensors.values()].map((t) => `${t.name} [${t.shape}]`).sort();
   } finally {
@@ -41,7 +41,7 @@ describe('synthetic checkpoints', () => {
     expect(tensorList(join(ckpt, 'image_encoder', 'model.fp16.safetensors'))).toEqual(tensorList(fixturePath('A', 'pipeline', 'image_encoder', 'weights.safetensors')));
 
     // values: f16, std ≈ 0.02, norm gains ≈ 1
-    const unet = SafetensorsFile.open(join(ckpt, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
+    const unet = openSafetensors(join(ckpt, 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
     const w = unet.readFloat32('down_blocks.0.resnets.0.spatial_res_block.conv1.weight');
     const g = unet.readFloat32('down_blocks.0.resnets.0.spatial_res_block.norm1.weight');
     expect(unet.info('conv_in.weight').dtype).toBe('F16');

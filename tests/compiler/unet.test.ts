@@ -10,7 +10,9 @@ import * as ort from 'onnxruntime-node';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
 import { PRECISIONS, dequantizedTwin, type AttentionKind, type Precision } from '../../src/compiler/onnx/nn.ts';
 import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from '../../src/compiler/weights.ts';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import type { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
+import { nodeOutputFolder } from '../../src/io/node-files.ts';
 import { buildUnet, parseUnetConfig, type UnetConfig } from '../../src/compiler/architectures/unet.ts';
 import { fixturePath, maxAbs, maxAbsDiff } from '../support/fixtures.ts';
 
@@ -39,7 +41,7 @@ let tensors: SafetensorsFile;
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'svd-unet-'));
   config = parseUnetConfig(RAW_CONFIG, CONFIG_FILE);
-  tensors = SafetensorsFile.open(join(DIR, 'tensors.safetensors'));
+  tensors = openSafetensors(join(DIR, 'tensors.safetensors'));
 });
 
 afterAll(() => {
@@ -47,8 +49,8 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
-function compile(precision: Precision, attention: AttentionKind = 'plain', source: WeightSource = new SafetensorsWeightSource(WEIGHTS_FILE), cfg = config): CompiledGraph {
-  return compileGraph(`unet_${precision.name}${precision.emulateQuantization ? '_twin' : ''}_${attention}`, new WeightStore(source), { outDir: out, precision, attention }, (ctx) => buildUnet(ctx, cfg));
+function compile(precision: Precision, attention: AttentionKind = 'plain', source: WeightSource = new SafetensorsWeightSource(openSafetensors(WEIGHTS_FILE)), cfg = config): CompiledGraph {
+  return compileGraph(`unet_${precision.name}${precision.emulateQuantization ? '_twin' : ''}_${attention}`, new WeightStore(source), { output: nodeOutputFolder(out), precision, attention }, (ctx) => buildUnet(ctx, cfg));
 }
 
 function ref(name: string): { data: Float32Array; dims: number[] } {
@@ -159,7 +161,7 @@ describe('UNet reduced precisions run and stay near the reference', () => {
 describe('UNet weights and config are checked', () => {
   /** The fixture's weights in memory, with `edit` applied. */
   function memorySource(edit: (tensors: Map<string, { shape: number[]; data: Float32Array }>) => void): MemoryWeightSource {
-    const file = SafetensorsFile.open(WEIGHTS_FILE);
+    const file = openSafetensors(WEIGHTS_FILE);
     try {
       const map = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const [name, info] of file.tensors) map.set(name, { shape: info.shape, data: file.readFloat32(name) });

@@ -10,7 +10,9 @@ import * as ort from 'onnxruntime-node';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
 import { PRECISIONS, dequantizedTwin, type AttentionKind, type Precision, type PrecisionName } from '../../src/compiler/onnx/nn.ts';
 import { MemoryWeightSource, SafetensorsWeightSource, WeightStore, type WeightSource } from '../../src/compiler/weights.ts';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import type { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
+import { nodeOutputFolder } from '../../src/io/node-files.ts';
 import {
   VAE_DECODER_IGNORES,
   VAE_ENCODER_IGNORES,
@@ -35,7 +37,7 @@ let tensors: SafetensorsFile;
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'svd-vae-'));
   config = parseVaeConfig(JSON.parse(readFileSync(CONFIG_FILE, 'utf8')), CONFIG_FILE);
-  tensors = SafetensorsFile.open(join(DIR, 'tensors.safetensors'));
+  tensors = openSafetensors(join(DIR, 'tensors.safetensors'));
 });
 
 afterAll(() => {
@@ -46,12 +48,12 @@ afterAll(() => {
 function compile(
   part: Part,
   precision: Precision,
-  source: WeightSource = new SafetensorsWeightSource(WEIGHTS_FILE),
+  source: WeightSource = new SafetensorsWeightSource(openSafetensors(WEIGHTS_FILE)),
   dir = out,
   attention: AttentionKind = 'plain',
 ): CompiledGraph {
   const name = `vae_${part}_${precision.name}${precision.emulateQuantization ? '_twin' : ''}_${attention}`;
-  return compileGraph(name, new WeightStore(source, IGNORES[part]), { outDir: dir, precision, attention }, (ctx) => BUILD[part](ctx, config));
+  return compileGraph(name, new WeightStore(source, IGNORES[part]), { output: nodeOutputFolder(dir), precision, attention }, (ctx) => BUILD[part](ctx, config));
 }
 
 function ref(name: string): { data: Float32Array; dims: number[] } {
@@ -138,7 +140,7 @@ describe('VAE fp32 matches diffusers', () => {
   });
 
   it('fused attention (com.microsoft MultiHeadAttention) gives the same frames and latents', async () => {
-    const source = () => new SafetensorsWeightSource(WEIGHTS_FILE);
+    const source = () => new SafetensorsWeightSource(openSafetensors(WEIGHTS_FILE));
     const e = await encode(compile('encoder', PRECISIONS.fp32, source(), out, 'fused'));
     const d = await decode(compile('decoder', PRECISIONS.fp32, source(), out, 'fused'));
     const encErr = maxDiff(e.got, e.expected);
@@ -182,7 +184,7 @@ describe('VAE reduced precisions (error vs the fp32 reference)', () => {
 
 describe('VAE weights and config are checked', () => {
   function fixtureWeights(): Map<string, { shape: number[]; data: Float32Array }> {
-    const file = SafetensorsFile.open(WEIGHTS_FILE);
+    const file = openSafetensors(WEIGHTS_FILE);
     try {
       return new Map([...file.tensors.keys()].map((n) => [n, { shape: file.info(n).shape, data: file.readFloat32(n) }]));
     } finally {

@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
 import { applyGuidance, cfgEnabled, eulerKarrasSchedule, eulerStep, guidanceScales, scaleModelInput } from '../../src/numerics/index.ts';
 
-const fx = SafetensorsFile.open(fileURLToPath(new URL('../fixtures/A/pipeline/tensors.safetensors', import.meta.url)));
+const fx = openSafetensors(fileURLToPath(new URL('../fixtures/A/pipeline/tensors.safetensors', import.meta.url)));
 
 describe('per-frame classifier-free guidance vs the pipeline fixture', () => {
   it('guidance scales = torch.linspace(1, 3, F)', () => {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
 import {
   antialiasKernelParams,
   bicubicAlignCorners,
@@ -16,7 +16,7 @@ import {
 } from '../../src/numerics/index.ts';
 
 const fixture = (p: string) => fileURLToPath(new URL(`../fixtures/A/${p}`, import.meta.url));
-const fx = SafetensorsFile.open(fixture('resize/tensors.safetensors'));
+const fx = openSafetensors(fixture('resize/tensors.safetensors'));
 const meta = JSON.parse(readFileSync(fixture('resize/meta.json'), 'utf8'));
 const f32 = Math.fround;
 
@@ -85,7 +85,7 @@ describe('_resize_with_antialiasing vs diffusers fixture', () => {
   });
 
   it('clipPreprocess on the pipeline input image reproduces rec.clip_pixel_values', () => {
-    const p = SafetensorsFile.open(fixture('pipeline/tensors.safetensors'));
+    const p = openSafetensors(fixture('pipeline/tensors.safetensors'));
     const [h, w, c] = p.info('input.image_u8_hwc').shape;
     const out = clipPreprocess(u8HwcToFloatChw(p.readBytes('input.image_u8_hwc'), h, w, c), h, w);
     expect(maxAbs(out, p.readFloat32('rec.clip_pixel_values'))).toBeLessThan(TOL);

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { SafetensorsFile, readFloat64 } from '../../src/io/safetensors.ts';
+import { readFloat64 } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
 import {
   eulerKarrasSchedule,
   eulerStep,
@@ -13,7 +14,7 @@ import {
 } from '../../src/numerics/index.ts';
 
 const dir = fileURLToPath(new URL('../fixtures/A/scheduler/', import.meta.url));
-const fx = SafetensorsFile.open(dir + 'tensors.safetensors');
+const fx = openSafetensors(dir + 'tensors.safetensors');
 const fixtureConfig = JSON.parse(readFileSync(dir + 'config.json', 'utf8'));
 const pipelineConfig = JSON.parse(
   readFileSync(fileURLToPath(new URL('../fixtures/A/pipeline/scheduler/scheduler_config.json', import.meta.url)), 'utf8'),

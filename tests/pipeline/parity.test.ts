@@ -6,7 +6,8 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors, float32Bytes, SafetensorsFile } from '../../src/io/safetensors.ts';
+import { float32Bytes } from '../../src/io/safetensors.ts';
+import { openSafetensors, writeSafetensors } from '../../src/io/safetensors-node.ts';
 import { fixturePath, loadTensors, maxAbsDiff } from '../support/fixtures.ts';
 import { fixtureModel } from '../support/models.ts';
 import { runCli } from '../support/cli.ts';
@@ -44,7 +45,7 @@ describe('pipeline parity (fixture A, fp32, CLI on onnxruntime-node)', () => {
     ]);
     expect(r.stderr + r.stdout).not.toMatch(/error/i);
     expect(r.code).toBe(0);
-    const got = SafetensorsFile.open(framesOut);
+    const got = openSafetensors(framesOut);
     expect(got.info('frames').shape).toEqual([ref.F, 3, ref.H, ref.W]);
     const err = maxAbsDiff(got.readFloat32('frames'), ref.data);
     console.log(`pipeline fp32 frames max|Δ| vs diffusers = ${err.toExponential(2)}`);

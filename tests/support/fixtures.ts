@@ -1,7 +1,7 @@
 /** Access to the reference fixtures copied into tests/fixtures, and comparisons against them. */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -15,7 +15,7 @@ export interface RefTensor {
 }
 
 export function loadTensors(path: string): { get(name: string): RefTensor; names(): string[] } {
-  const file = SafetensorsFile.open(path);
+  const file = openSafetensors(path);
   return {
     get: (name) => ({ data: file.readFloat32(name), shape: file.info(name).shape }),
     names: () => [...file.tensors.keys()],

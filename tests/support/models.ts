@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertCheckpoint, type ConvertResult } from '../../src/compiler/convert.ts';
+import { convertCheckpoint, type ConvertResult } from '../../src/compiler/convert-folder.ts';
 import { fixturePath } from './fixtures.ts';
 
 const cache = new Map<string, { dir: string; result: ConvertResult }>();

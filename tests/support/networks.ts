@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
 import type { Precision } from '../../src/compiler/onnx/nn.ts';
 import { SafetensorsWeightSource, WeightStore } from '../../src/compiler/weights.ts';
+import { openSafetensors } from '../../src/io/safetensors-node.ts';
+import { nodeOutputFolder } from '../../src/io/node-files.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from '../../src/compiler/architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from '../../src/compiler/architectures/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from '../../src/compiler/architectures/vae.ts';
@@ -21,8 +23,8 @@ function config(folder: string): Record<string, unknown> {
 export function compileNetwork(name: NetworkCase, precision: Precision, outDir: string): CompiledGraph {
   const folder = FOLDER[name];
   const file = `${folder}/config.json`;
-  const source = () => new SafetensorsWeightSource(fixturePath('A', folder, 'weights.safetensors'));
-  const options = { outDir, precision, attention: 'plain' as const };
+  const source = () => new SafetensorsWeightSource(openSafetensors(fixturePath('A', folder, 'weights.safetensors')));
+  const options = { output: nodeOutputFolder(outDir), precision, attention: 'plain' as const };
   switch (name) {
     case 'image_encoder': {
       const c = parseClipVisionConfig(config(folder), file);

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSafetensors, type TensorToWrite } from '../../io/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../../io/safetensors-node.ts';
 import type { SynthDType, SynthPreset } from './configs.ts';
 import { countParams, recordPreset, type SynthComponent } from './record.ts';
 import { syntheticTensor } from './random.ts';

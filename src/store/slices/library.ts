@@ -12,16 +12,21 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { deleteModel, listCachedModels, type CachedModel } from '../../models/cached-models.ts';
 import { ModelDeliveryError } from '../../models/errors.ts';
-import { downloadModel, importModelFolder, type TransferResult } from '../../models/model-delivery.ts';
+import { downloadFromHub, downloadModel, importModelFolder, type TransferResult } from '../../models/model-delivery.ts';
 import type { DownloadProgress } from '../../models/progress.ts';
-import { MODEL_REGISTRY, type ModelRecord } from '../../models/registry.ts';
+import { HUB_CHECKPOINTS, MODEL_REGISTRY, hubModelId, type HubCheckpoint, type ModelRecord } from '../../models/registry.ts';
+import { HUB_URL, TOKENS_PAGE, modelPageUrl, parseRepoInput } from '../../hub/hub-api.ts';
+import { estimateOutputBytes } from '../../convert/storage-plan.ts';
+import type { GraphName, Precision } from '../../contract/manifest.ts';
 import { storageStatus } from '../../models/site-storage.ts';
 import type { TransferTuning } from '../../models/transfer-tuning.ts';
 
 export const IMPORT_JOB = '__import__';
+/** the job of the "any repository" field (its model id is known only once the repository is parsed) */
+export const HUB_CUSTOM_JOB = '__hub__';
 
 export interface ModelJob {
-  kind: 'download' | 'import';
+  kind: 'download' | 'import' | 'hub';
   running: boolean;
   progress?: DownloadProgress;
   /** user-facing message of the last failure */
@@ -46,6 +51,66 @@ export interface ModelStoreState {
   remove(id: string): Promise<void>;
   importFolder(source: File[] | FileSystemDirectoryHandle): Promise<void>;
   clearError(id: string): void;
+
+  // The Hugging Face Hub: official checkpoints and any diffusers-layout repository, converted in the tab.
+  hub: HubState;
+  setHubToken(token: string): void;
+  forgetHubToken(): void;
+  setHubRepoInput(text: string): void;
+  setHubPrecision(p: 'auto' | Precision): void;
+  /** looks at the GPU once (shader-f16 decides the automatic precision) */
+  detectGpu(): Promise<void>;
+  /** downloads and converts an official checkpoint (by HubCheckpoint id) or, with no id, the repository typed */
+  getFromHub(checkpointId?: string): Promise<void>;
+}
+
+export interface HubState {
+  checkpoints: HubCheckpoint[];
+  url: string;
+  /** access token for gated repositories: kept in this origin's localStorage only, sent to the Hub only */
+  token: string;
+  repoInput: string;
+  precision: 'auto' | Precision;
+  /** the GPU offers shader-f16 (null: not known yet / no WebGPU) */
+  gpuF16: boolean | null;
+  /** tests: hold after this graph is written */
+  holdAfter?: GraphName;
+  notice?: string;
+}
+
+export const HUB_TOKEN_KEY = 'svd-web:hf-token';
+export { TOKENS_PAGE };
+export type { HubCheckpoint };
+
+/** What the Hub panel shows for an official checkpoint at a precision. */
+export function hubEntryFacts(c: HubCheckpoint, precision: Precision): { modelId: string; convertedBytes: number; pageUrl: string } {
+  return { modelId: hubModelId(c.repo, precision), convertedBytes: estimateOutputBytes({ bytes: c.downloadBytes, storage: 'fp16' }, precision), pageUrl: modelPageUrl('https://huggingface.co', c.repo) };
+}
+
+/** The precision a Hub conversion uses: q4f16 where the GPU has shader-f16, else q4f32. */
+export function hubPrecision(hub: Pick<HubState, 'precision' | 'gpuF16'>): Precision {
+  return hub.precision !== 'auto' ? hub.precision : hub.gpuF16 ? 'q4f16' : 'q4f32';
+}
+
+/** Only a local test server may stand in for the Hub (so a crafted link cannot redirect the token). */
+export function hubUrlOverride(search: string): string | undefined {
+  const raw = new URLSearchParams(search).get('hubUrl');
+  if (!raw) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost')) return url.origin;
+  } catch {
+    // ignored
+  }
+  return undefined;
+}
+
+function storedToken(): string {
+  try {
+    return globalThis.localStorage?.getItem(HUB_TOKEN_KEY) ?? '';
+  } catch {
+    return '';
+  }
 }
 
 export type ModelStore = StoreApi<ModelStoreState>;
@@ -56,7 +121,7 @@ function errorOf(e: unknown): { code: string; message: string } {
   return { code: 'error', message: String(e) };
 }
 
-export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning?: Partial<TransferTuning>): ModelStore {
+export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning?: Partial<TransferTuning>, hubUrl: string = HUB_URL): ModelStore {
   const controllers = new Map<string, AbortController>();
   return createStore<ModelStoreState>()((set, get) => {
     const patchJob = (id: string, patch: Partial<ModelJob>) =>
@@ -85,6 +150,7 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
       storage: { persisted: null },
       baseUrls: {},
       tuning,
+      hub: { checkpoints: HUB_CHECKPOINTS, url: hubUrl, token: storedToken(), repoInput: '', precision: 'auto', gpuF16: null },
       async refresh() {
         const [cached, storage] = await Promise.all([listCachedModels().catch(() => get().cached), storageStatus()]);
         set({ cached, storage });
@@ -94,8 +160,15 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
       async download(id) {
         const record = get().records.find((r) => r.id === id);
         const cached = get().cached.find((c) => c.id === id);
+        const hubSource = cached?.source?.kind === 'hub' ? cached.source.hub : undefined;
+        if (hubSource) {
+          const label = cached?.source?.label ?? id;
+          const { token, url, holdAfter } = get().hub;
+          await run(id, 'hub', (o) => downloadFromHub({ id, label, ...hubSource, token: token || undefined, hubUrl: url, holdAfter }, { ...o, tuning: get().tuning }));
+          return;
+        }
         const baseUrl = get().baseUrls[id]?.trim() || record?.baseUrl || cached?.source?.baseUrl;
-        if (!baseUrl || (record?.placeholder && !get().baseUrls[id]?.trim())) {
+        if (!baseUrl) {
           patchJob(id, {
             running: false,
             error: { code: 'no-url', message: record?.note ?? 'No download address is known for this model: enter the base URL of a `svd-web convert` output.' },
@@ -104,6 +177,63 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
         }
         const label = record?.label ?? cached?.source?.label ?? id;
         await run(id, 'download', (o) => downloadModel({ id, label, baseUrl }, { ...o, tuning: get().tuning }));
+      },
+      setHubToken(token) {
+        const t = token.trim();
+        try {
+          if (t) globalThis.localStorage?.setItem(HUB_TOKEN_KEY, t);
+          else globalThis.localStorage?.removeItem(HUB_TOKEN_KEY);
+        } catch {
+          // storage blocked: the token lives for this page only
+        }
+        set((s) => ({ hub: { ...s.hub, token: t, notice: undefined } }));
+      },
+      forgetHubToken() {
+        try {
+          globalThis.localStorage?.removeItem(HUB_TOKEN_KEY);
+        } catch {
+          // nothing stored
+        }
+        set((s) => ({ hub: { ...s.hub, token: '', notice: 'The Hugging Face token was removed from this browser.' } }));
+      },
+      setHubRepoInput: (text) => set((s) => ({ hub: { ...s.hub, repoInput: text } })),
+      setHubPrecision: (p) => set((s) => ({ hub: { ...s.hub, precision: p } })),
+      async detectGpu() {
+        let f16: boolean | null = null;
+        try {
+          const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
+          const adapter = gpu ? await gpu.requestAdapter() : null;
+          f16 = adapter ? adapter.features.has('shader-f16') : null;
+        } catch {
+          f16 = null;
+        }
+        set((s) => ({ hub: { ...s.hub, gpuF16: f16 } }));
+      },
+      async getFromHub(checkpointId) {
+        const { hub } = get();
+        const precision = hubPrecision(hub);
+        let repo: string;
+        let revision: string;
+        let label: string;
+        const known = checkpointId ? hub.checkpoints.find((c) => c.id === checkpointId) : undefined;
+        if (known) {
+          ({ repo, revision } = known);
+          label = `${known.label} — ${precision}`;
+        } else {
+          try {
+            ({ repo, revision } = parseRepoInput(hub.repoInput));
+          } catch (e) {
+            patchJob(HUB_CUSTOM_JOB, { kind: 'hub', running: false, error: errorOf(e) });
+            return;
+          }
+          label = `${repo}${revision !== 'main' ? `@${revision}` : ''} — ${precision}`;
+        }
+        const id = hubModelId(repo, precision);
+        const jobId = known ? id : HUB_CUSTOM_JOB;
+        await run(jobId, 'hub', (o) =>
+          downloadFromHub({ id, label, repo, revision, precision, token: hub.token || undefined, hubUrl: hub.url, holdAfter: hub.holdAfter }, { ...o, tuning: get().tuning }),
+        );
+        if (!known) set((s) => ({ jobs: { ...s.jobs, [id]: s.jobs[HUB_CUSTOM_JOB] } }));
       },
       cancel(id) {
         controllers.get(id)?.abort();
@@ -131,7 +261,7 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
 }
 
 /** The app's model store (one per page). */
-export const modelStore: ModelStore = createModelStore();
+export const modelStore: ModelStore = createModelStore(MODEL_REGISTRY, undefined, (typeof location !== 'undefined' && hubUrlOverride(location.search)) || HUB_URL);
 
 export type { CachedModel } from '../../models/cached-models.ts';
 export type { ModelRecord } from '../../models/registry.ts';

@@ -8,7 +8,7 @@
 import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
 import { IMPORT_JOB, modelStore, type CachedModel, type ModelJob, type ModelRecord, type ModelStore } from '../../store/slices/library.ts';
-import { formatBytes, formatEta } from '../../common/format.ts';
+import { formatBytes } from '../../common/format.ts';
 
 export interface ModelManagerProps {
   store?: ModelStore;
@@ -24,15 +24,8 @@ interface Row {
 
 type DirectoryPicker = (o?: { mode?: 'read' | 'readwrite'; id?: string }) => Promise<FileSystemDirectoryHandle>;
 
-const PHASE_LABEL: Record<string, string> = {
-  manifest: 'Fetching the manifest…',
-  checking: 'Checking files…',
-  verifying: 'Verifying the bytes kept from before…',
-  downloading: 'Downloading',
-  retrying: 'Reconnecting',
-  finishing: 'Finishing…',
-  done: 'Done',
-};
+import { PHASE_LABEL, ProgressLine } from './ProgressLine.tsx';
+import { HubPanel } from './HubPanel.tsx';
 
 function statusText(row: Row, job: ModelJob | undefined): string {
   if (job?.running) return job.kind === 'import' ? 'Importing…' : PHASE_LABEL[job.progress?.phase ?? 'manifest'] ?? 'Working…';
@@ -44,35 +37,11 @@ function statusText(row: Row, job: ModelJob | undefined): string {
   return 'Not downloaded';
 }
 
-function ProgressLine({ job, testId }: { job: ModelJob; testId: string }): ReactNode {
-  const p = job.progress;
-  if (!p) return <div className="model-progress" data-testid={testId}>Starting…</div>;
-  const pct = p.totalBytes > 0 ? (100 * p.doneBytes) / p.totalBytes : 0;
-  return (
-    <div className="model-progress" data-testid={testId}>
-      <progress max={p.totalBytes || 1} value={p.doneBytes} aria-label="download progress" style={{ width: '100%' }} />
-      <div>
-        {formatBytes(p.doneBytes)} of {formatBytes(p.totalBytes)} ({pct.toFixed(0)}%)
-        {p.bytesPerSecond > 0 && <> · {formatBytes(p.bytesPerSecond)}/s</>}
-        {p.phase === 'downloading' && <> · {formatEta(p.etaSeconds)} left</>}
-        {p.file && (
-          <>
-            {' '}
-            · {p.file.path} ({p.file.index + 1}/{p.file.count})
-          </>
-        )}
-      </div>
-      {p.message && <div className="model-progress-message">{p.message}</div>}
-    </div>
-  );
-}
-
 export function ModelManager({ store = modelStore, onSelect, selectedId }: ModelManagerProps): ReactNode {
   const records = useStore(store, (s) => s.records);
   const cached = useStore(store, (s) => s.cached);
   const jobs = useStore(store, (s) => s.jobs);
   const storage = useStore(store, (s) => s.storage);
-  const baseUrls = useStore(store, (s) => s.baseUrls);
   const actions = store.getState();
   const fileInput = useRef<HTMLInputElement>(null);
 
@@ -121,6 +90,7 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
         {storage.persisted === true && ' · persistent (the browser will not evict it)'}
         {storage.persisted === false && ' · not persistent (the browser may evict models when disk space runs low)'}
       </p>
+      <HubPanel store={store} />
       <table className="model-table">
         <thead>
           <tr>
@@ -141,23 +111,13 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
             const m = c?.manifest;
             const size = m?.totalBytes ?? (c?.totalBytes || undefined) ?? r?.bytes;
             const canResume = !!c && !c.complete && !job?.running;
-            const downloadable = !!r || !!c?.source?.baseUrl;
+            const downloadable = !!r || !!c?.source?.baseUrl || c?.source?.kind === 'hub';
             return (
               <tr key={row.id} data-testid={`model-row-${row.id}`} aria-selected={selectedId === row.id}>
                 <td>
                   <strong>{r?.label ?? c?.source?.label ?? row.id}</strong>
                   {r?.demo && <span className="badge"> demo</span>}
                   {r?.note && <div className="model-note">{r.note}</div>}
-                  {r?.placeholder && (
-                    <input
-                      type="url"
-                      placeholder="https://huggingface.co/<you>/<repo>/resolve/main/"
-                      aria-label={`base URL of your ${r.label} conversion`}
-                      value={baseUrls[row.id] ?? ''}
-                      onChange={(e) => actions.setBaseUrl(row.id, e.target.value)}
-                      style={{ width: '100%' }}
-                    />
-                  )}
                   {r?.requiredFeatures.length ? <div className="model-note">needs GPU feature: {r.requiredFeatures.join(', ')}</div> : null}
                 </td>
                 <td>{m?.precision ?? r?.precision ?? '?'}</td>
