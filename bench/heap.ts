@@ -175,7 +175,7 @@ interface ProcMem {
 }
 
 /** The browser's processes (found by our user-data-dir) and their type. */
-function browserProcesses(userDataDir: string): { pid: number; type: string }[] {
+export function browserProcesses(userDataDir: string): { pid: number; type: string }[] {
   const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   const info = new Map<number, { ppid: number; cmd: string }>();
   for (const d of all) {
@@ -207,7 +207,7 @@ function browserProcesses(userDataDir: string): { pid: number; type: string }[] 
   });
 }
 
-function procMem(pid: number): ProcMem | undefined {
+export function procMem(pid: number): ProcMem | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) * 1024;
@@ -224,12 +224,12 @@ interface WorkerHeap {
   backingStorageSize?: number;
 }
 
-interface WorkerTarget {
+export interface WorkerTarget {
   send<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
 }
 
 /** Attaches (non-flat) to dedicated workers of the page; resolves the next one named `name`. */
-async function attachWorkers(cdp: CDPSession, name: string): Promise<() => Promise<WorkerTarget>> {
+export async function attachWorkers(cdp: CDPSession, name: string): Promise<() => Promise<WorkerTarget>> {
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const found: WorkerTarget[] = [];
@@ -282,7 +282,7 @@ interface Sample {
   gpu: number;
 }
 
-class Sampler {
+export class Sampler {
   samples: Sample[] = [];
   private timer?: NodeJS.Timeout;
   private inflight = false;

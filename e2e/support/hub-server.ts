@@ -6,6 +6,7 @@
  * Every request is logged (preflights too), with its Authorization and Range headers.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { fstatSync, openSync, readSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -16,7 +17,12 @@ export interface FakeRepo {
   /** 40 hex; derived from the content by default */
   commit?: string;
   gated?: false | 'auto' | 'manual';
-  files: Map<string, Uint8Array> | Record<string, Uint8Array>;
+  /** a file's bytes, or a file on disk to serve (benchmarks: multi-GB checkpoints are not held in memory) */
+  files: Map<string, Uint8Array | DiskFile> | Record<string, Uint8Array | DiskFile>;
+}
+
+export interface DiskFile {
+  file: string;
 }
 
 export interface HubRequest {
@@ -39,6 +45,8 @@ export interface FakeHub {
   cutNext(path: string, afterBytes: number, times?: number): void;
   /** the next listing requests ('api') or the next resolve requests of that file answer `status` instead */
   failNext(kind: 'api' | (string & {}), status: number, times?: number): void;
+  /** drops every queued cut and failure */
+  clearFaults(): void;
   /** cdn send rate in bytes per second; null: full speed */
   throttle(bytesPerSecond: number | null): void;
   /** body bytes of that file sent so far, all requests (the cdn's; a small file's from the hub) */
@@ -53,7 +61,9 @@ export interface HubServerOptions {
 
 interface Blob {
   path: string;
-  bytes: Uint8Array;
+  size: number;
+  /** bytes [start, end) */
+  slice(start: number, end: number): Uint8Array;
   sha256: string;
   /** git blob sha1: of the pointer file for LFS files */
   blobId: string;
@@ -77,11 +87,33 @@ const gitBlobId = (data: Uint8Array | string) => sha('sha1', Buffer.concat([Buff
 function prepareRepo(r: FakeRepo): Repo {
   const entries = r.files instanceof Map ? [...r.files] : Object.entries(r.files);
   const files = new Map<string, Blob>();
-  for (const [path, bytes] of entries) {
-    const sha256 = sha('sha256', bytes);
-    const lfs = path.endsWith('.safetensors') || bytes.length >= LFS_MIN_BYTES;
-    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${bytes.length}\n`;
-    files.set(path, { path, bytes, sha256, lfs, blobId: gitBlobId(lfs ? pointer : bytes), pointerSize: Buffer.byteLength(pointer) });
+  for (const [path, content] of entries) {
+    let size: number;
+    let slice: Blob['slice'];
+    let sha256: string;
+    let small: Uint8Array | undefined;
+    if (content instanceof Uint8Array) {
+      size = content.length;
+      slice = (a, b) => content.subarray(a, b);
+      sha256 = sha('sha256', content);
+      small = content;
+    } else {
+      const fd = openSync(content.file, 'r');
+      size = fstatSync(fd).size;
+      slice = (a, b) => {
+        const buf = Buffer.allocUnsafe(b - a);
+        let done = 0;
+        while (done < buf.length) done += readSync(fd, buf, done, buf.length - done, a + done);
+        return buf;
+      };
+      const h = createHash('sha256');
+      for (let at = 0; at < size; at += 16 << 20) h.update(slice(at, Math.min(size, at + (16 << 20))));
+      sha256 = h.digest('hex');
+      if (size < LFS_MIN_BYTES) small = slice(0, size);
+    }
+    const lfs = path.endsWith('.safetensors') || size >= LFS_MIN_BYTES;
+    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${size}\n`;
+    files.set(path, { path, size, slice, sha256, lfs, blobId: gitBlobId(lfs || !small ? pointer : small), pointerSize: Buffer.byteLength(pointer) });
   }
   const revision = r.revision ?? 'main';
   const commit = r.commit ?? sha('sha1', [r.repo, revision, ...[...files.values()].map((f) => `${f.path}:${f.sha256}`).sort()].join('\n'));
@@ -146,7 +178,7 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
     };
     /** the blob's bytes, with Range, a cut queued for one of `names` (the paths with this content) and (cdn) the throttle */
     const serve = (blob: Blob, names: string[], extra: Record<string, string | number>, throttled: boolean) => {
-      const size = blob.bytes.length;
+      const size = blob.size;
       let start = 0;
       let end = size - 1;
       let status = 200;
@@ -179,7 +211,7 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
       let pos = start;
       const pump = () => {
         while (pos < stop && !res.destroyed) {
-          const chunk = blob.bytes.subarray(pos, Math.min(stop, pos + 16 * 1024));
+          const chunk = blob.slice(pos, Math.min(stop, pos + 64 * 1024));
           pos += chunk.length;
           entry.bytes += chunk.length;
           for (const n of names) served.set(n, (served.get(n) ?? 0) + chunk.length);
@@ -237,7 +269,7 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
     if (isApi) {
       const blobs = url.searchParams.get('blobs') === 'true';
       const siblings = [...repo.files.values()].map((f) =>
-        !blobs ? { rfilename: f.path } : { rfilename: f.path, blobId: f.blobId, size: f.bytes.length, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.bytes.length, pointerSize: f.pointerSize } } : {}) },
+        !blobs ? { rfilename: f.path } : { rfilename: f.path, blobId: f.blobId, size: f.size, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.size, pointerSize: f.pointerSize } } : {}) },
       );
       // the listing of a gated repository is public: only its files need access
       return r.json({ _id: sha('md5', repo.id).slice(0, 24), id: repo.id, modelId: repo.id, author: owner, sha: repo.commit, private: false, disabled: false, gated: repo.gated, library_name: 'diffusers', tags: [], siblings });
@@ -259,7 +291,7 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
     r.head(302, {
       ...common,
       Location: location,
-      'X-Linked-Size': blob.bytes.length,
+      'X-Linked-Size': blob.size,
       'X-Linked-ETag': `"${blob.sha256}"`,
       ETag: `"${blob.blobId}"`,
       'Content-Type': 'text/plain; charset=utf-8',
@@ -307,6 +339,10 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
     log,
     cutNext: (path, afterBytes, times = 1) => void queue(cuts, path, afterBytes, times),
     failNext: (kind, status, times = 1) => void queue(fails, kind, status, times),
+    clearFaults: () => {
+      cuts.clear();
+      fails.clear();
+    },
     throttle: (bps) => void (rate = bps && bps > 0 ? bps : null),
     bytesServed: (path) => served.get(path) ?? 0,
     close: async () => {

@@ -110,6 +110,8 @@ export interface PipelineJobReport {
 export interface PipelineRunRequest {
   /** a folder written by svd-web convert, e.g. '/models/tiny-random/' */
   modelBaseUrl: string;
+  /** instead: a model stored in this origin's OPFS (downloaded or converted in the tab) */
+  modelId?: string;
   device: 'webgpu' | 'wasm';
   jobs: PipelineJob[];
 }

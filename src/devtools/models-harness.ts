@@ -9,11 +9,13 @@ import { ModelManager } from '../ui/models/ModelManager.tsx';
 import { createModelStore } from '../store/slices/library.ts';
 import { deleteModel, listCachedModels, modelFileReader } from '../models/cached-models.ts';
 import { ModelDeliveryError } from '../models/errors.ts';
-import { downloadModel, importModelFolder } from '../models/model-delivery.ts';
+import { downloadFromHub, downloadModel, importModelFolder, type HubDownloadRequest } from '../models/model-delivery.ts';
 import type { DownloadProgress } from '../models/progress.ts';
 import { MODEL_REGISTRY, type ModelRecord } from '../models/registry.ts';
 import type { TransferTuning } from '../models/transfer-tuning.ts';
-import { parseManifest } from '../contract/manifest.ts';
+import { parseManifest, type GraphName } from '../contract/manifest.ts';
+import { listFiles, modelDirectory, stagingDirectory } from '../models/opfs.ts';
+import type { HubState } from '../store/slices/library.ts';
 import { Sha256 } from '../models/sha256.ts';
 
 interface Run {
@@ -149,6 +151,53 @@ const api = {
     store.setState({ tuning });
   },
   refreshUi: () => store.getState().refresh(),
+  /** a Hub download + conversion, called directly (benchmarks); poll with status()/wait() */
+  startHub(key: string, request: HubDownloadRequest, tuning?: Partial<TransferTuning>) {
+    track(key, (o) => downloadFromHub(request, { ...o, tuning }));
+  },
+  /** this origin's storage use (navigator.storage.estimate) */
+  async usage() {
+    return (await navigator.storage.estimate()).usage ?? 0;
+  },
+  /** the Hub panel's settings: a local stand-in for the Hub, a hold after a graph (reload tests), faster retries */
+  setHub(patch: Partial<Pick<HubState, 'url' | 'token' | 'precision'>> & { holdAfter?: GraphName | null; tuning?: Partial<TransferTuning> }) {
+    const { holdAfter, tuning, ...rest } = patch;
+    store.setState((s) => ({
+      hub: { ...s.hub, ...rest, ...(holdAfter !== undefined ? { holdAfter: holdAfter ?? undefined } : {}) },
+      ...(tuning ? { tuning } : {}),
+    }));
+  },
+  /** the Hub job's result or error, as the library slice holds it */
+  hubJob(id: string) {
+    const j = store.getState().jobs[id];
+    return j ? { running: j.running, error: j.error, stats: j.result?.stats, phase: j.progress?.phase, doneBytes: j.progress?.doneBytes, totalBytes: j.progress?.totalBytes } : null;
+  },
+  /** sha256 of every file OPFS holds for a model (models/<id>/) and the sizes of its staged sources (staging/<id>/) */
+  async folder(id: string) {
+    const hashes: Record<string, string> = {};
+    const texts: Record<string, string> = {};
+    let staged: Record<string, number> = {};
+    try {
+      const dir = await modelDirectory(id);
+      for (const path of (await listFiles(dir)).keys()) {
+        let d = dir;
+        const parts = path.split('/');
+        for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p);
+        const file = await (await d.getFileHandle(parts[parts.length - 1])).getFile();
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        hashes[path] = new Sha256().update(bytes).hex();
+        if (path.endsWith('.json')) texts[path] = new TextDecoder().decode(bytes);
+      }
+    } catch {
+      // no folder
+    }
+    try {
+      staged = Object.fromEntries(await listFiles(await stagingDirectory(id)));
+    } catch {
+      staged = {};
+    }
+    return { hashes, texts, staged };
+  },
 };
 
 (globalThis as unknown as { __svdModels: typeof api }).__svdModels = api;

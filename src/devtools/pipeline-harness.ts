@@ -63,7 +63,7 @@ async function runJob(engine: WorkerEngine, job: PipelineJob): Promise<PipelineJ
 export async function runPipeline(req: PipelineRunRequest): Promise<PipelineRunReport> {
   const engine = startEngine();
   try {
-    const loaded = await engine.load({ source: { kind: 'url', baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device });
+    const loaded = await engine.load({ source: req.modelId ? { kind: 'opfs', modelId: req.modelId } : { kind: 'url', baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device });
     if (loaded.backend !== 'local') throw new Error('the worker engine loaded a remote model');
     const jobs: PipelineJobReport[] = [];
     for (const job of req.jobs) jobs.push(await runJob(engine, job));

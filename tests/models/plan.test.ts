@@ -53,7 +53,7 @@ describe('quota', () => {
     expect(quotaShortfall(1e9, undefined)).toBeNull();
     const msg = quotaShortfall(2.5e9, { quota: 3e9, usage: 1e9 }, 'SVD-XT');
     expect(msg).toContain('needs 2.50 GB more');
-    expect(msg).toContain('only 2.00 GB more');
+    expect(msg).toContain('only 2.00 GB more, 0.52 GB short');
     expect(msg).toContain('quota 3.00 GB, 1.00 GB already used');
   });
 });
