@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one markdown report of every benchmark, also written to bench/results/latest.md.
- *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert] [--no-build]
+ *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert,hub] [--no-build]
  *
  * Sections (each also runnable alone, e.g. `npx tsx bench/pipeline.ts`):
  *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
@@ -9,7 +9,9 @@
  *   mux      — 25 frames of 1024×576 to MP4: ffmpeg.wasm in Chromium and native ffmpeg
  *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
- * Runs in the order convert, flops, kernels, pipeline, mux, heap (heap reads convert's output), prints in the order above.
+ *   hub      — bench/hub.ts: the same checkpoint through a fake Hub, downloaded and converted in a tab (q4f16, q4f32)
+ *              vs the CLI (time, JS-held memory, OPFS), then one generation with it (wasm, WebGPU)
+ * Runs in the order convert, flops, kernels, pipeline, mux, heap, hub (heap reads convert's output), prints in the order above.
  * bench/results/latest.md gets the report; with --only, the other sections of the previous latest.md are kept.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,9 +27,9 @@ import { runMuxBench } from './mux.ts';
 import { runHeapBench } from './heap.ts';
 import { kernelMarkdown, profileUnet, SWIFTSHADER_ICD } from './kernels.ts';
 
-const SECTIONS = ['pipeline', 'kernels', 'flops', 'mux', 'heap', 'convert'] as const;
+const SECTIONS = ['pipeline', 'kernels', 'flops', 'mux', 'heap', 'convert', 'hub'] as const;
 type Section = (typeof SECTIONS)[number];
-const ORDER: Section[] = ['convert', 'flops', 'kernels', 'pipeline', 'mux', 'heap'];
+const ORDER: Section[] = ['convert', 'flops', 'kernels', 'pipeline', 'mux', 'heap', 'hub'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } }, strict: true });
 const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
@@ -39,10 +41,10 @@ const loads: number[][] = [loadavg()];
 let adapterLine = 'not probed (no browser section run)';
 let chromiumVersion = 'not started';
 
-/** bench/convert.ts in a child process; its report is everything from its "### Converting" heading on. */
-function runConvert(): Promise<string> {
+/** A bench script in a child process; its report is everything from its `heading` on. */
+function runChild(script: string, heading: string, extra: string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bench/convert.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, script), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -50,8 +52,8 @@ function runConvert(): Promise<string> {
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`bench/convert.ts exited with ${code}`));
-      const i = out.indexOf('### Converting');
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      const i = out.indexOf(heading);
       resolve(i >= 0 ? out.slice(i).trim() : out.trim());
     });
   });
@@ -87,7 +89,12 @@ try {
     try {
       switch (section) {
         case 'convert':
-          markdown = await runConvert();
+          markdown = await runChild('bench/convert.ts', '### Converting');
+          break;
+        case 'hub':
+          await app?.close();
+          app = undefined;
+          markdown = await runChild('bench/hub.ts', '### In-tab', ['--precisions', 'q4f16,q4f32', '--devices', 'wasm,webgpu']);
           break;
         case 'flops':
           markdown = await runFlops(log);

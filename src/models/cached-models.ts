@@ -4,7 +4,7 @@
  * generation worker opens sessions through.
  */
 import { parseManifest, type ModelManifest, type Precision } from '../contract/manifest.ts';
-import { listFiles, listModelIds, modelDirectory, opfsFileReader, readModelText, removeModelDirectory } from './opfs.ts';
+import { listFiles, listModelIds, modelDirectory, opfsFileReader, readModelText, removeModelDirectory, removeStagingDirectory } from './opfs.ts';
 import { MANIFEST_NAME, PART_SUFFIX, PENDING_MANIFEST_NAME, sanitizeModelId } from './plan.ts';
 
 /** Where a cached model came from (source.json in its folder), so a download can be resumed after a reload. */
@@ -90,9 +90,10 @@ export async function listCachedModels(): Promise<CachedModel[]> {
   return out;
 }
 
-/** Deletes a model's folder (cancel its download first). */
+/** Deletes a model's folder and any sources staged for converting it (cancel its download first). */
 export async function deleteModel(id: string): Promise<void> {
   await removeModelDirectory(sanitizeModelId(id));
+  await removeStagingDirectory(sanitizeModelId(id));
 }
 
 /** What the generation worker reads a cached model through (`{kind:'opfs', modelId}`). */

@@ -32,6 +32,7 @@ function statusText(row: Row, job: ModelJob | undefined): string {
   const c = row.cached;
   if (c?.complete) return 'Ready (verified, stored in this browser)';
   if (c?.problem) return `Damaged: ${c.problem}`;
+  if (c?.source?.kind === 'hub') return `Paused while getting it from ${c.source.hub?.repo ?? 'Hugging Face'} — Resume continues where it stopped`;
   if (c && c.totalBytes > 0) return `Paused at ${formatBytes(Math.min(c.bytes, c.totalBytes))} of ${formatBytes(c.totalBytes)} — resume to continue`;
   if (c) return 'Incomplete';
   return 'Not downloaded';
