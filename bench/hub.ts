@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: 'wasm' },
     'no-generate': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    /** a generation that has not finished by then is reported as such (SwiftShader runs a full-size UNet for hours) */
+    'generate-timeout': { type: 'string', default: '900' },
   },
   strict: true,
 });
@@ -203,6 +205,7 @@ async function main(): Promise<void> {
         sameManifest: manifest === readFileSync(join(cli.get(precision)!.outDir, 'manifest.json'), 'utf8'),
       };
       tab.push(r);
+      log(`  stats ${JSON.stringify(r.stats)}`);
       log(`  ${formatSeconds(wallSeconds)} (CLI ${formatSeconds(cli.get(precision)!.wallSeconds)}), JS-held peak ${formatBytes(r.peakJsHeld)} (${r.heapSamples}/${r.samples} samples), renderer ${formatBytes(r.peakRenderer)}, OPFS peak ${formatBytes(r.peakOpfs)}, same manifest as the CLI: ${r.sameManifest}`);
       lastId = id;
     }
@@ -210,13 +213,16 @@ async function main(): Promise<void> {
     // 4. one generation with the last model, in the same browser (harness.html, same origin: same OPFS)
     if (!args['no-generate']) {
       const gen = await context.newPage();
-      await gen.goto(`${origin}/harness.html`, { waitUntil: 'load', timeout: 60_000 });
-      await gen.waitForFunction(() => '__svdHarness' in globalThis, undefined, { timeout: 30_000 });
+      const openHarness = async () => {
+        await gen.goto(`${origin}/harness.html`, { waitUntil: 'load', timeout: 60_000 });
+        await gen.waitForFunction(() => '__svdHarness' in globalThis, undefined, { timeout: 30_000 });
+      };
       const w = 128;
       const h = 64;
       const rgba: number[] = [];
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgba.push((x * 255) / w, (y * 255) / h, 128, 255);
       for (const device of devices) {
+        await openHarness(); // a fresh page per device: nothing of the previous run's memory counted
         const peak = { renderer: 0, gpu: 0 };
         const timer = setInterval(() => {
           const procs = browserProcesses(userDataDir);
@@ -226,7 +232,8 @@ async function main(): Promise<void> {
         }, 200);
         log(`generation on ${device}: ${w}×${h}, 2 frames, 2 steps`);
         const t0 = performance.now();
-        const report = await gen.evaluate(
+        const limit = Number(args['generate-timeout']) * 1000;
+        const report = await Promise.race([gen.evaluate(
           (req) => (globalThis as unknown as { __svdHarness: { pipeline(r: unknown): Promise<unknown> } }).__svdHarness.pipeline(req),
           {
             modelBaseUrl: '',
@@ -234,8 +241,12 @@ async function main(): Promise<void> {
             device,
             jobs: [{ image: { width: w, height: h, rgba }, request: { fps: 7, motion: 127, cond_aug: 0.02, frames: 2, steps: 2, min_guidance: 1, max_guidance: 3, width: w, height: h, decode_chunk: 2, seed: 1 } }],
           },
-        ).catch((e: Error) => ({ error: e.message }));
+        ).catch((e: Error) => ({ error: e.message })), new Promise((r) => setTimeout(() => r({ error: `not finished after ${limit / 1000} s` }), limit))]);
         clearInterval(timer);
+        if ((report as { error?: string }).error?.startsWith('not finished')) {
+          // stop the job: a fresh page (the old one's worker goes with it)
+          await gen.goto('about:blank').catch(() => undefined);
+        }
         const seconds = (performance.now() - t0) / 1000;
         generations.push({ device, seconds, peakRenderer: peak.renderer, peakGpu: peak.gpu, report });
         log(`  ${formatSeconds(seconds)}: ${JSON.stringify((report as { jobs?: { result?: { timings: unknown }; error?: unknown }[] }).jobs?.[0]?.result?.timings ?? report).slice(0, 400)}`);

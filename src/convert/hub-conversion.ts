@@ -24,7 +24,7 @@ import { ModelDeliveryError, cancelled } from '../models/errors.ts';
 import { fileSizeAt, folderStoreAt, modelDirectory, openSyncAccess, removeFileAt, removeStagingDirectory, stagingDirectory, type SyncAccessHandle } from '../models/opfs.ts';
 import { MANIFEST_NAME } from '../models/plan.ts';
 import type { DownloadProgress } from '../models/progress.ts';
-import { Sha256 } from '../models/sha256.ts';
+import { createHasher } from '../models/hasher.ts';
 import { TransferProgress, transferFile } from '../models/transfer-file.ts';
 import { DEFAULT_TUNING, newStats, type TransferStats, type TransferTuning } from '../models/transfer-tuning.ts';
 import { PreopenedFolder, StagedCheckpoint, shardsToOpen } from './opfs-files.ts';
@@ -221,7 +221,9 @@ async function convertStep(
   const tc = Date.now();
   try {
     for (const n of names) handles.set(n, await openSyncAccess(dir, n, true));
-    const folder = new PreopenedFolder(`models/${plan.checkpoint.root}`, handles);
+    // one hasher per file a step writes (each shard, then the .onnx)
+    const hashers = await Promise.all(names.map(() => createHasher()));
+    const folder = new PreopenedFolder(`models/${plan.checkpoint.root}`, handles, hashers);
     progress.phase = 'converting';
     progress.message = `converting ${step.graph}`;
     progress.emit(true);
@@ -248,7 +250,7 @@ async function convertStep(
 async function hashStored(dir: FileSystemDirectoryHandle, path: string, onBytes: (n: number) => void): Promise<string> {
   const h = await openSyncAccess(dir, path, false);
   try {
-    const hash = new Sha256();
+    const hash = await createHasher();
     const buf = new Uint8Array(VERIFY_CHUNK);
     const size = h.getSize();
     for (let at = 0; at < size; ) {

@@ -6,6 +6,7 @@
  */
 import type { FileTree, OutputFolder, ReadableFile, WritableFile, WrittenFile } from '../io/files.ts';
 import { Sha256 } from '../models/sha256.ts';
+import type { Hasher } from '../models/hasher.ts';
 import type { SyncAccessHandle } from '../models/opfs.ts';
 
 /** A checkpoint made of small files held in memory (configs) and staged weight files open for reading. */
@@ -57,7 +58,8 @@ export class StagedCheckpoint implements FileTree {
 export class PreopenedFolder implements OutputFolder {
   readonly created = new Set<string>();
 
-  constructor(readonly label: string, private readonly handles: Map<string, SyncAccessHandle>) {}
+  /** `hashers`: created ahead (creating one is async); the JS Sha256 when they run out */
+  constructor(readonly label: string, private readonly handles: Map<string, SyncAccessHandle>, private readonly hashers: Hasher[] = []) {}
 
   create(name: string): WritableFile {
     const h = this.handles.get(name);
@@ -65,7 +67,7 @@ export class PreopenedFolder implements OutputFolder {
     if (this.created.has(name)) throw new Error(`${this.label}: ${name} is written twice`);
     this.created.add(name);
     h.truncate(0);
-    const hash = new Sha256();
+    const hash: Hasher = this.hashers.pop() ?? new Sha256();
     let at = 0;
     return {
       write(bytes) {

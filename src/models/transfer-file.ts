@@ -17,7 +17,7 @@ import { ModelDeliveryError, cancelled, isQuotaError } from './errors.ts';
 import type { FolderStore, PartFile } from './folder-store.ts';
 import { MANIFEST_NAME, PENDING_MANIFEST_NAME, backoffMs, diffManifests } from './plan.ts';
 import { RateMeter, etaSeconds, throttle, type DownloadPhase, type DownloadProgress } from './progress.ts';
-import { Sha256 } from './sha256.ts';
+import { createHasher } from './hasher.ts';
 import type { TransferStats, TransferTuning } from './transfer-tuning.ts';
 
 /** One progress total across all files, throttled to `onProgress`. */
@@ -116,7 +116,7 @@ export async function transferFile(
 ): Promise<void> {
   let part = await store.openPart(file.path);
   const baseDone = progress.doneBytes;
-  let hasher = new Sha256();
+  let hasher = await createHasher();
   let refetches = 0;
   try {
     // Restore the hash state from what a previous run left (read locally, never re-requested).
@@ -164,7 +164,7 @@ export async function transferFile(
             // The server ignored Range (start 0) or answered another range: drop what we had, start over.
             stats.discardedBytes += offset;
             part.truncate(0);
-            hasher = new Sha256();
+            hasher = await createHasher();
             offset = 0;
             progress.doneBytes = baseDone;
             progress.file!.doneBytes = 0;
@@ -252,7 +252,7 @@ export async function transferFile(
       stats.discardedBytes += file.bytes;
       part.truncate(0);
       part.flush();
-      hasher = new Sha256();
+      hasher = await createHasher();
       progress.doneBytes = baseDone;
       progress.file!.doneBytes = 0;
       refetches++;
