@@ -94,7 +94,7 @@ try {
         case 'hub':
           await app?.close();
           app = undefined;
-          markdown = await runChild('bench/hub.ts', '### In-tab', ['--precisions', 'q4f16,q4f32', '--devices', 'wasm,webgpu']);
+          markdown = await runChild('bench/hub.ts', '### In-tab', ['--precisions', 'q4f16,q4f32', '--devices', 'wasm,webgpu', '--generate-timeout', '420']);
           break;
         case 'flops':
           markdown = await runFlops(log);

@@ -2,14 +2,16 @@
  * The model download/import worker: one call per worker, served through the download protocol
  * (src/protocol/download.ts). Runs the transfer engine (src/models/download-files.ts, import-files.ts) with `.part`
  * files written through OPFS sync access handles, so fetching, hashing and writing a 1 GB shard never touch the UI
- * thread and never hold more than one network chunk in memory. The Hub download converts here too (the compiler is
- * synchronous; a cancel during a graph's compile ends the worker: download-client.ts terminates it after 5 s).
+ * thread and never hold more than one network chunk in memory. A Hub download runs in two of these workers: one stages
+ * the weights, one converts them (the compiler is synchronous; a cancel during a graph's compile ends the worker:
+ * download-client.ts terminates it after 5 s).
  */
 import { ModelDeliveryError } from '../src/models/errors.ts';
 import { parseManifest } from '../src/contract/manifest.ts';
 import { downloadFiles } from '../src/models/download-files.ts';
 import { importFiles } from '../src/models/import-files.ts';
 import { convertFromHub } from '../src/convert/hub-conversion.ts';
+import { stageFromHub } from '../src/convert/hub-staging.ts';
 import { opfsFolderStore, removeModelDirectory } from '../src/models/opfs.ts';
 import type { DownloadProgress } from '../src/models/progress.ts';
 import type { DownloadCallMessage, FromDownloadWorker, ToDownloadWorker } from '../src/protocol/download.ts';
@@ -29,6 +31,9 @@ function post(m: FromDownloadWorker): void {
 async function run(call: DownloadCallMessage): Promise<void> {
   const { id } = call;
   const onProgress = (payload: DownloadProgress) => post({ kind: 'progress', id, payload });
+  if (call.kind === 'hub-stage') {
+    return post({ kind: 'staged', id, payload: { stats: await stageFromHub(call.payload, onProgress, controller.signal) } });
+  }
   if (call.kind === 'hub-convert') {
     const { stats } = await convertFromHub(call.payload, onProgress, controller.signal);
     return post({ kind: 'converted', id, payload: { stats } });

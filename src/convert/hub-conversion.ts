@@ -4,9 +4,10 @@
  *
  *   configs      fetched whole (small), kept in memory
  *   per component (image encoder, VAE, UNet):
- *     stage      its fp16 safetensors → OPFS staging/<id>/ through the transfer engine (Range resume, LFS sha256)
+ *     wait       for its fp16 safetensors in OPFS staging/<id>/: the stager (hub-staging.ts, a second download
+ *                worker) downloads them through the transfer engine (Range resume, LFS sha256), one component ahead
  *     convert    its graphs, each written through pre-opened sync handles and recorded in conversion.json
- *     delete     the staged source (so the peak storage is one source at a time, see storage-plan.ts)
+ *     delete     the staged source (so at most two sources are staged at once, see storage-plan.ts)
  *   weightless step graphs, then every output re-read and hashed, then manifest.json (last: the model is complete)
  *
  * Why stage instead of streaming tensors from the network: the compiler reads tensors in the order the architecture
@@ -20,18 +21,18 @@ import { DEFAULT_SHARD_BYTES, shardName } from '../compiler/writer.ts';
 import type { GraphName, ModelManifest, Precision } from '../contract/manifest.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { openHubFile, resolveUrl, selectCheckpointFiles, type HubFile, type HubListing } from '../hub/hub-api.ts';
+import { CONVERSION_RECORD, filesOf, isStepDone, parseRecord, waitUntil, type ConversionRecord } from './conversion-record.ts';
 import { ModelDeliveryError, cancelled } from '../models/errors.ts';
-import { fileSizeAt, folderStoreAt, modelDirectory, openSyncAccess, removeFileAt, removeStagingDirectory, stagingDirectory, type SyncAccessHandle } from '../models/opfs.ts';
+import { folderStoreAt, modelDirectory, openSyncAccess, removeFileAt, removeStagingDirectory, stagingDirectory, type SyncAccessHandle } from '../models/opfs.ts';
 import { MANIFEST_NAME } from '../models/plan.ts';
 import type { DownloadProgress } from '../models/progress.ts';
 import { createHasher } from '../models/hasher.ts';
-import { TransferProgress, transferFile } from '../models/transfer-file.ts';
+import { TransferProgress } from '../models/transfer-file.ts';
 import { DEFAULT_TUNING, newStats, type TransferStats, type TransferTuning } from '../models/transfer-tuning.ts';
 import { PreopenedFolder, StagedCheckpoint, shardsToOpen } from './opfs-files.ts';
 import { CONVERSION_ORDER, estimateOutputBytes } from './storage-plan.ts';
 
-/** The record of a conversion in progress, models/<id>/conversion.json (removed when the model is complete). */
-export const CONVERSION_RECORD = 'conversion.json';
+export { CONVERSION_RECORD };
 
 export interface HubConversionJob {
   modelId: string;
@@ -52,13 +53,8 @@ export interface HubConversionStats extends TransferStats {
   reusedGraphs: GraphName[];
   convertMs: number;
   verifyMs: number;
-}
-
-interface ConversionRecord {
-  repo: string;
-  commit: string;
-  precision: Precision;
-  graphs: Partial<Record<GraphName, CompiledGraph>>;
+  /** time spent waiting for the stager's downloads */
+  waitMs: number;
 }
 
 const VERIFY_CHUNK = 4 << 20;
@@ -67,7 +63,7 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   const t0 = Date.now();
   const tuning = { ...DEFAULT_TUNING, ...job.tuning };
   const { listing } = job;
-  const stats: HubConversionStats = { ...newStats(), convertedGraphs: [], reusedGraphs: [], convertMs: 0, verifyMs: 0 };
+  const stats: HubConversionStats = { ...newStats(), convertedGraphs: [], reusedGraphs: [], convertMs: 0, verifyMs: 0, waitMs: 0 };
   const selection = selectCheckpointFiles(listing);
   const modelDir = await modelDirectory(job.modelId, true);
   const modelStore = folderStoreAt(modelDir);
@@ -92,7 +88,8 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   const plan = planConversion(tree, { precision: job.precision }, (path) => Object.values(weights).find((w) => w.path === path)!.bytes);
   const shardBytes = plan.settings.shardBytes ?? DEFAULT_SHARD_BYTES;
 
-  // One progress total: download + convert + verify (verify's bytes are estimates until each graph is written).
+  // This worker's progress: convert + verify (verify's bytes are estimates until each graph is written); the
+  // stager reports the download's, and the UI thread adds them into one bar (progress-merge.ts).
   const graphBytes = (g: CompiledGraph) => filesOf(g).reduce((a, f) => a + f.bytes, 0);
   const outputEstimate = (step: ConversionStep) => {
     const done = record.graphs[step.graph];
@@ -102,16 +99,9 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
     const sharing = plan.steps.filter((s) => s.component === step.component).length;
     return estimateOutputBytes({ bytes: step.weightBytes, storage: selection.storage[step.component] }, job.precision) / sharing;
   };
-  const downloadTotal = selection.downloadBytes;
-  const totalOf = () => downloadTotal + plan.totalWeightBytes + plan.steps.reduce((a, s) => a + outputEstimate(s), 0);
+  const totalOf = () => plan.totalWeightBytes + plan.steps.reduce((a, s) => a + outputEstimate(s), 0);
   const progress = new TransferProgress(totalOf(), onProgress, tuning.progressIntervalMs);
-  progress.doneBytes = selection.configs.reduce((a, f) => a + f.bytes, 0);
-  const isDone = async (step: ConversionStep) => {
-    const g = record.graphs[step.graph];
-    if (!g) return false;
-    for (const f of filesOf(g)) if ((await fileSizeAt(modelDir, f.path)) !== f.bytes) return false;
-    return true;
-  };
+  const isDone = (step: ConversionStep) => isStepDone(record, modelDir, step);
 
   for (const component of CONVERSION_ORDER) {
     if (signal.aborted) throw cancelled();
@@ -123,21 +113,22 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
       // Converted by an earlier run: its source is not needed again.
       await staging.remove(file.path);
       await staging.removePart(file.path);
-      progress.doneBytes += file.bytes + steps.reduce((a, s) => a + s.weightBytes, 0);
+      progress.doneBytes += steps.reduce((a, s) => a + s.weightBytes, 0);
       stats.reusedGraphs.push(...steps.map((s) => s.graph));
       continue;
     }
     stats.reusedGraphs.push(...steps.filter((s) => !pending.includes(s)).map((s) => s.graph));
     progress.doneBytes += steps.filter((s) => !pending.includes(s)).reduce((a, s) => a + s.weightBytes, 0);
 
-    // Stage the source (resumable, verified against the Hub's LFS sha256).
+    // Wait for the stager to have downloaded and verified the source.
     progress.file = { path: file.path, doneBytes: 0, bytes: file.bytes, index: CONVERSION_ORDER.indexOf(component), count: CONVERSION_ORDER.length };
-    if ((await staging.finalSize(file.path)) === file.bytes) {
-      progress.doneBytes += file.bytes;
-      stats.keptBytes += file.bytes;
-    } else {
-      await staging.remove(file.path);
-      await transferFile({ path: file.path, bytes: file.bytes, sha256: file.sha256! }, staging, progress, stats, tuning, signal, open(file), true);
+    if ((await staging.finalSize(file.path)) !== file.bytes) {
+      const tw = Date.now();
+      progress.phase = 'downloading';
+      progress.message = `waiting for ${file.path} to download`;
+      progress.emit(true);
+      await waitUntil(async () => (await staging.finalSize(file.path)) === file.bytes, signal, cancelled);
+      stats.waitMs += Date.now() - tw;
     }
 
     // Convert its graphs.
@@ -291,19 +282,6 @@ async function fetchText(file: HubFile, open: ReturnType<typeof openHubFile>, tu
   }
 }
 
-function filesOf(g: CompiledGraph) {
-  return [g.model, ...g.externalData];
-}
-
-function parseRecord(text: string | null): ConversionRecord | null {
-  if (!text) return null;
-  try {
-    const r = JSON.parse(text) as ConversionRecord;
-    return r && typeof r.commit === 'string' && r.graphs && typeof r.graphs === 'object' ? r : null;
-  } catch {
-    return null;
-  }
-}
 
 function holdUntilCancelled(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {

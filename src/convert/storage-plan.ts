@@ -1,7 +1,8 @@
 /**
- * How much storage an in-tab conversion needs, before it starts. The components are staged and converted one at a
- * time (image encoder, VAE, UNet), and each staged source is deleted as soon as its graphs are written, so the peak
- * is the largest "outputs so far + this component's source + its output", not "all sources + all outputs".
+ * How much storage an in-tab conversion needs, before it starts. The components convert one at a time (image encoder,
+ * VAE, UNet) while the next one downloads, and each staged source is deleted as soon as its graphs are written, so the
+ * peak is the largest "outputs so far + this component's source and output + the next one's source", not "all
+ * sources + all outputs".
  * Output sizes are estimates (the ratio of converted to fp16 bytes measured on SVD-XT), with a margin. Pure.
  */
 import type { Precision } from '../contract/manifest.ts';
@@ -21,7 +22,7 @@ export interface ComponentSource {
 }
 
 export interface StoragePlan {
-  /** the most bytes held at once (staged source + outputs) */
+  /** the most bytes held at once (staged sources + outputs) */
   peakBytes: number;
   /** the finished model's estimated size */
   outputBytes: number;
@@ -39,10 +40,11 @@ export function planStorage(sources: Record<CheckpointComponent, ComponentSource
   let outputs = 0;
   let peak = 0;
   const perComponent = {} as StoragePlan['perComponent'];
-  for (const c of CONVERSION_ORDER) {
+  for (const [i, c] of CONVERSION_ORDER.entries()) {
     const out = estimateOutputBytes(sources[c], precision);
+    const next = CONVERSION_ORDER[i + 1];
     perComponent[c] = { sourceBytes: sources[c].bytes, outputBytes: out };
-    peak = Math.max(peak, outputs + sources[c].bytes + out);
+    peak = Math.max(peak, outputs + sources[c].bytes + out + (next ? sources[next].bytes : 0));
     outputs += out;
   }
   const downloadBytes = CONVERSION_ORDER.reduce((a, c) => a + sources[c].bytes, 0) + smallFilesBytes;

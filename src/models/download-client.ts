@@ -46,7 +46,7 @@ export function runDownloadWorker(request: DownloadRequest, opts: TransferOption
       const m = e.data;
       if (m.id !== CALL_ID) return;
       if (m.kind === 'progress') opts.onProgress?.(m.payload);
-      else if (m.kind === 'done' || m.kind === 'converted') finish(() => resolve(m.payload.stats));
+      else if (m.kind === 'done' || m.kind === 'converted' || m.kind === 'staged') finish(() => resolve(m.payload.stats));
       else finish(() => reject(ModelDeliveryError.from(m.payload)));
     };
     worker.onerror = (e) => finish(() => reject(new ModelDeliveryError('storage', `The model download worker failed: ${e.message || 'could not start'}`)));

@@ -22,6 +22,7 @@ import { DEFAULT_TUNING, type TransferStats, type TransferTuning } from './trans
 import type { GraphName, Precision } from '../contract/manifest.ts';
 import { HUB_URL, fetchRepoListing, selectCheckpointFiles } from '../hub/hub-api.ts';
 import { planStorage, type StoragePlan } from '../convert/storage-plan.ts';
+import { ProgressMerge } from '../convert/progress-merge.ts';
 import type { HubConversionStats } from '../convert/hub-conversion.ts';
 import { listFiles, modelDirectory, stagingDirectory } from './opfs.ts';
 
@@ -226,10 +227,29 @@ export async function downloadFromHub(req: HubDownloadRequest, opts: TransferOpt
   await checkQuota(Math.max(0, storagePlan.peakBytes - (await bytesKept(id))), `${req.label} (download ${formatGB(storagePlan.downloadBytes)}, converted ≈ ${formatGB(storagePlan.outputBytes)}, at most ${formatGB(storagePlan.peakBytes)} at once while converting)`);
   const persisted = await requestPersistence();
   await writeSource({ id, label: req.label, kind: 'hub', hub: { repo: listing.repo, revision: req.revision, precision: req.precision } });
-  const stats = (await runDownloadWorker(
-    { kind: 'hub-convert', payload: { modelId: id, label: req.label, hubUrl, listing, token: req.token, precision: req.precision, tuning: opts.tuning, holdAfter: req.holdAfter } },
-    opts,
-  )) as HubConversionStats;
+  // Two download workers at once: the stager downloads, the converter converts what has arrived (the UNet downloads
+  // while the image encoder and the VAE convert). The first failure stops both and is the one reported.
+  const t0 = Date.now();
+  const both = new AbortController();
+  const onAbort = () => both.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const merge = new ProgressMerge((p) => opts.onProgress?.(p));
+  let first: unknown;
+  const guard = <T,>(p: Promise<T>) =>
+    p.catch((e: unknown) => {
+      if (first === undefined) first = e;
+      both.abort();
+      throw e;
+    });
+  const common = { modelId: id, hubUrl, listing, token: req.token, precision: req.precision, tuning: opts.tuning };
+  const [staged, converted] = await Promise.allSettled([
+    guard(runDownloadWorker({ kind: 'hub-stage', payload: common }, { signal: both.signal, tuning: opts.tuning, onProgress: (p) => merge.fromStager(p) })),
+    guard(runDownloadWorker({ kind: 'hub-convert', payload: { ...common, label: req.label, holdAfter: req.holdAfter } }, { signal: both.signal, tuning: opts.tuning, onProgress: (p) => merge.fromConverter(p) })),
+  ]);
+  opts.signal?.removeEventListener('abort', onAbort);
+  if (staged.status === 'rejected' || converted.status === 'rejected') throw opts.signal?.aborted ? cancelled() : first;
+  const s = staged.value;
+  const stats: HubConversionStats = { ...(converted.value as HubConversionStats), networkBytes: s.networkBytes, keptBytes: s.keptBytes, discardedBytes: s.discardedBytes, rehashedBytes: s.rehashedBytes, resumes: s.resumes, corruptRefetches: s.corruptRefetches, files: s.files, ms: Date.now() - t0 };
   const text = await readModelText(id, MANIFEST_NAME);
   if (!text) throw new ModelDeliveryError('storage', `The conversion of ${req.repo} finished but its manifest.json is missing from this browser's storage; press Get again.`);
   return { id, manifest: parseManifest(JSON.parse(text)), stats, persisted, storagePlan };

@@ -7,6 +7,7 @@ import type { ModelErrorCode } from '../models/errors.ts';
 import type { DownloadProgress } from '../models/progress.ts';
 import type { TransferStats, TransferTuning } from '../models/transfer-tuning.ts';
 import type { HubConversionJob, HubConversionStats } from '../convert/hub-conversion.ts';
+import type { HubStagingJob } from '../convert/hub-staging.ts';
 import type { AnswerOf, CallMessage, ReplyMessage } from './rpc.ts';
 
 export interface DownloadProtocol {
@@ -22,7 +23,13 @@ export interface DownloadProtocol {
     events: { progress: DownloadProgress };
     answers: { done: { stats: TransferStats } };
   };
-  /** fetches an SVD repository from the Hugging Face Hub and converts it here into models/<modelId>/ (convert/hub-conversion.ts) */
+  /** downloads an SVD repository's weights from the Hugging Face Hub into staging/<modelId>/, one component ahead (convert/hub-staging.ts) */
+  'hub-stage': {
+    carries: HubStagingJob;
+    events: { progress: DownloadProgress };
+    answers: { staged: { stats: TransferStats } };
+  };
+  /** converts the staged weights, as they arrive, into models/<modelId>/ (convert/hub-conversion.ts) */
   'hub-convert': {
     carries: HubConversionJob;
     events: { progress: DownloadProgress };
