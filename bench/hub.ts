@@ -96,7 +96,7 @@ function runCli(precision: string): Promise<CliRun> {
 interface TabRun {
   precision: string;
   wallSeconds: number;
-  stats: Record<string, unknown> & { convertMs: number; verifyMs: number; networkBytes: number };
+  stats: Record<string, unknown> & { convertMs: number; verifyMs: number; waitMs?: number; networkBytes: number };
   peakJsHeld: number;
   heapSamples: number;
   samples: number;
@@ -150,27 +150,34 @@ async function main(): Promise<void> {
       for (const old of [lastId, id]) if (old) await call(page, 'remove', old);
       const opfsBefore = await call<number>(page, 'usage');
       const samples: { heap?: number; renderer: number; gpu: number; opfs?: number }[] = [];
-      let worker: WorkerTarget | undefined;
-      void nextWorker().then((w) => (worker = w));
-      let busy = false;
+      // the two download workers of a Hub job (stager, converter): their heaps are summed
+      const workers: WorkerTarget[] = [];
+      void nextWorker().then((w) => workers.push(w));
+      void nextWorker().then((w) => workers.push(w));
+      let busyHeap = false;
+      let busyOpfs = false;
       const timer = setInterval(() => {
         const procs = browserProcesses(userDataDir);
         const sum = (t: string) => procs.filter((p) => p.type === t).reduce((a, p) => a + (procMem(p.pid)?.rss ?? 0), 0);
         const s: (typeof samples)[number] = { renderer: sum('renderer'), gpu: sum('gpu-process') };
         samples.push(s);
-        if (busy) return;
-        busy = true;
+        if (!busyOpfs) {
+          busyOpfs = true;
+          void call<number>(page, 'usage').then((u) => (s.opfs = u), () => undefined).finally(() => (busyOpfs = false));
+        }
+        if (busyHeap || workers.length === 0) return;
+        busyHeap = true;
         void (async () => {
           try {
-            if (worker) {
-              const h = await Promise.race([worker.send<{ usedSize: number; backingStorageSize?: number }>('Runtime.getHeapUsage'), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]);
-              if (h) s.heap = h.usedSize + (h.backingStorageSize ?? 0);
-            }
-            s.opfs = await call<number>(page, 'usage');
+            const heaps = await Promise.all(
+              workers.map((w) => Promise.race([w.send<{ usedSize: number; backingStorageSize?: number }>('Runtime.getHeapUsage'), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))])),
+            );
+            // a sample counts only when every worker answered (a worker compiling a graph may not)
+            if (heaps.every((h) => h)) s.heap = heaps.reduce((a, h) => a + h!.usedSize + (h!.backingStorageSize ?? 0), 0);
           } catch {
-            /* busy or gone */
+            /* gone */
           } finally {
-            busy = false;
+            busyHeap = false;
           }
         })();
       }, 200);
@@ -264,13 +271,13 @@ async function main(): Promise<void> {
     '### In-tab download + conversion of a full-size checkpoint (bench/hub.ts)',
     '',
     `Synthetic SVD-XT checkpoint (\`svd-web synth --preset svd-xt\`, fp16 files, ${formatBytes(ckptBytes)}) served by the fake Hub on this machine (loopback). ` +
-      `JS-held = the download worker's V8 heap + ArrayBuffer backing stores (CDP), sampled every 200 ms while the worker answers (not while it compiles a graph); renderer RSS contains the worker and bounds it.`,
+      `The tab runs two download workers at once (the stager downloads, the converter converts what has arrived). JS-held = both workers' V8 heaps + ArrayBuffer backing stores (CDP), sampled every 200 ms when both answer (a worker compiling a graph may not); renderer RSS contains the workers and bounds them. "convert" is the converter's compile time, "waited" its time waiting for downloads.`,
     '',
-    '| precision | CLI wall | CLI peak RSS | tab wall (download + convert + verify) | tab / CLI | convert | verify | JS-held peak (samples) | renderer peak RSS | OPFS peak | same files as the CLI |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| precision | CLI wall | CLI peak RSS | tab wall (download + convert + verify) | tab / CLI | convert (/ CLI) | waited | verify | JS-held peak (samples) | renderer peak RSS | OPFS peak | same files as the CLI |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...tab.map((t) => {
       const c = cli.get(t.precision)!;
-      return `| ${t.precision} | ${formatSeconds(c.wallSeconds)} | ${c.peakRssBytes ? formatBytes(c.peakRssBytes) : '?'} | ${formatSeconds(t.wallSeconds)} | ${(t.wallSeconds / c.wallSeconds).toFixed(2)}× (goal ≤ ${GOALS.wallRatio}×) | ${formatSeconds(t.stats.convertMs / 1000)} | ${formatSeconds(t.stats.verifyMs / 1000)} | ${formatBytes(t.peakJsHeld)} (${t.heapSamples}/${t.samples}) | ${formatBytes(t.peakRenderer)} | ${formatBytes(t.peakOpfs)} | ${t.sameManifest ? 'yes (manifest.json identical)' : 'NO'} |`;
+      return `| ${t.precision} | ${formatSeconds(c.wallSeconds)} | ${c.peakRssBytes ? formatBytes(c.peakRssBytes) : '?'} | ${formatSeconds(t.wallSeconds)} | ${(t.wallSeconds / c.wallSeconds).toFixed(2)}× (goal ≤ ${GOALS.wallRatio}×) | ${formatSeconds(t.stats.convertMs / 1000)} (${(t.stats.convertMs / 1000 / c.wallSeconds).toFixed(2)}×) | ${formatSeconds((t.stats.waitMs ?? 0) / 1000)} | ${formatSeconds(t.stats.verifyMs / 1000)} | ${formatBytes(t.peakJsHeld)} (${t.heapSamples}/${t.samples}) | ${formatBytes(t.peakRenderer)} | ${formatBytes(t.peakOpfs)} | ${t.sameManifest ? 'yes (manifest.json identical)' : 'NO'} |`;
     }),
   ];
   if (generations.length) {

@@ -163,6 +163,12 @@ test.describe('Hugging Face Hub download + in-tab conversion', () => {
     expect(apiCalls).toBe(FAST.maxAttempts);
     server.clearFaults();
 
+    // No network (nothing listens): retried, then explained.
+    await call('setHub', { url: 'http://127.0.0.1:9' });
+    await custom(XT);
+    await expect(errorOf('custom')).toContainText('Check the internet connection');
+    await call('setHub', { url: server.hubUrl });
+
     // A file the listing names but the Hub then does not serve (404).
     server.failNext(W.image_encoder, 404, 10);
     await custom(XT);

@@ -211,7 +211,7 @@ export async function startHubServer(options: HubServerOptions): Promise<FakeHub
       let pos = start;
       const pump = () => {
         while (pos < stop && !res.destroyed) {
-          const chunk = blob.slice(pos, Math.min(stop, pos + 64 * 1024));
+          const chunk = blob.slice(pos, Math.min(stop, pos + (throttled && rate ? 16 * 1024 : 256 * 1024)));
           pos += chunk.length;
           entry.bytes += chunk.length;
           for (const n of names) served.set(n, (served.get(n) ?? 0) + chunk.length);
