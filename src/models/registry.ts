@@ -54,7 +54,9 @@ export interface HubCheckpoint {
   revision: string;
   frames: number;
   resolution: { width: number; height: number };
-  /** fp16 weights + configs, as the Hub lists them (shown with ≈ until the Hub's own file list is fetched) */
+  /** fp16 weights per component, as the official repositories hold them (the Hub's own file list is authoritative) */
+  weightBytes: { image_encoder: number; vae: number; unet: number };
+  /** their sum (shown with ≈ until the Hub's own file list is fetched) */
   downloadBytes: number;
   licence: { name: string; url: string };
   note?: string;
@@ -62,7 +64,8 @@ export interface HubCheckpoint {
 
 const STABILITY_LICENCE = { name: 'Stability AI Community License (see the model page; commercial use has conditions)', url: 'https://stability.ai/license' };
 /** fp16 weights of every official SVD repository: UNet 3.05 GB, CLIP image encoder 1.26 GB, VAE 0.20 GB. */
-const SVD_FP16_BYTES = 4_510_000_000;
+const SVD_FP16_WEIGHTS = { image_encoder: 1_264_217_240, vae: 195_531_910, unet: 3_049_435_836 };
+const SVD_FP16_BYTES = SVD_FP16_WEIGHTS.image_encoder + SVD_FP16_WEIGHTS.vae + SVD_FP16_WEIGHTS.unet;
 
 export const HUB_CHECKPOINTS: HubCheckpoint[] = [
   {
@@ -72,6 +75,7 @@ export const HUB_CHECKPOINTS: HubCheckpoint[] = [
     revision: 'main',
     frames: 25,
     resolution: { width: 1024, height: 576 },
+    weightBytes: SVD_FP16_WEIGHTS,
     downloadBytes: SVD_FP16_BYTES,
     licence: STABILITY_LICENCE,
   },
@@ -82,6 +86,7 @@ export const HUB_CHECKPOINTS: HubCheckpoint[] = [
     revision: 'main',
     frames: 14,
     resolution: { width: 1024, height: 576 },
+    weightBytes: SVD_FP16_WEIGHTS,
     downloadBytes: SVD_FP16_BYTES,
     licence: STABILITY_LICENCE,
   },
@@ -92,6 +97,7 @@ export const HUB_CHECKPOINTS: HubCheckpoint[] = [
     revision: 'main',
     frames: 25,
     resolution: { width: 1024, height: 576 },
+    weightBytes: SVD_FP16_WEIGHTS,
     downloadBytes: SVD_FP16_BYTES,
     licence: STABILITY_LICENCE,
     note: 'Gated: accept the licence on the model page and paste an access token below.',

@@ -16,7 +16,7 @@ import { downloadFromHub, downloadModel, importModelFolder, type TransferResult 
 import type { DownloadProgress } from '../../models/progress.ts';
 import { HUB_CHECKPOINTS, MODEL_REGISTRY, hubModelId, type HubCheckpoint, type ModelRecord } from '../../models/registry.ts';
 import { HUB_URL, TOKENS_PAGE, modelPageUrl, parseRepoInput } from '../../hub/hub-api.ts';
-import { estimateOutputBytes } from '../../convert/storage-plan.ts';
+import { estimateOutputBytes, planStorage } from '../../convert/storage-plan.ts';
 import type { GraphName, Precision } from '../../contract/manifest.ts';
 import { storageStatus } from '../../models/site-storage.ts';
 import type { TransferTuning } from '../../models/transfer-tuning.ts';
@@ -82,9 +82,16 @@ export const HUB_TOKEN_KEY = 'svd-web:hf-token';
 export { TOKENS_PAGE };
 export type { HubCheckpoint };
 
-/** What the Hub panel shows for an official checkpoint at a precision. */
-export function hubEntryFacts(c: HubCheckpoint, precision: Precision): { modelId: string; convertedBytes: number; pageUrl: string } {
-  return { modelId: hubModelId(c.repo, precision), convertedBytes: estimateOutputBytes({ bytes: c.downloadBytes, storage: 'fp16' }, precision), pageUrl: modelPageUrl('https://huggingface.co', c.repo) };
+/** What the Hub panel shows for an official checkpoint at a precision: the converted size, the storage needed at the peak. */
+export function hubEntryFacts(c: HubCheckpoint, precision: Precision): { modelId: string; convertedBytes: number; peakBytes: number; pageUrl: string } {
+  const w = c.weightBytes;
+  const plan = planStorage({ image_encoder: { bytes: w.image_encoder, storage: 'fp16' }, vae: { bytes: w.vae, storage: 'fp16' }, unet: { bytes: w.unet, storage: 'fp16' } }, precision);
+  return {
+    modelId: hubModelId(c.repo, precision),
+    convertedBytes: estimateOutputBytes({ bytes: c.downloadBytes, storage: 'fp16' }, precision, 1),
+    peakBytes: plan.peakBytes,
+    pageUrl: modelPageUrl('https://huggingface.co', c.repo),
+  };
 }
 
 /** The precision a Hub conversion uses: q4f16 where the GPU has shader-f16, else q4f32. */

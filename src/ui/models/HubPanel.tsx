@@ -43,14 +43,14 @@ export function HubPanel({ store }: { store: ModelStore }): ReactNode {
   }, [store]);
 
   const entry = (c: HubCheckpoint) => {
-    const { modelId: id, convertedBytes: converted, pageUrl } = hubEntryFacts(c, precision);
+    const { modelId: id, convertedBytes: converted, peakBytes, pageUrl } = hubEntryFacts(c, precision);
     const job = jobs[id];
     const have = cached.find((m) => m.id === id);
     return (
       <li key={c.id} className="hub-entry" data-testid={`hub-entry-${c.id}`}>
         <strong>{c.label}</strong> · <a href={pageUrl} target="_blank" rel="noreferrer">{c.repo}</a>
         <div className="model-note">
-          Download ≈ {formatBytes(c.downloadBytes)} (fp16 weights) · becomes ≈ {formatBytes(converted)} as {precision} · {c.frames} frames at {c.resolution.width}×{c.resolution.height} · licence:{' '}
+          Download ≈ {formatBytes(c.downloadBytes)} (fp16 weights) · becomes ≈ {formatBytes(converted)} as {precision} · needs ≈ {formatBytes(peakBytes)} free while converting · {c.frames} frames at {c.resolution.width}×{c.resolution.height} · licence:{' '}
           <a href={c.licence.url} target="_blank" rel="noreferrer">{c.licence.name}</a>
         </div>
         {c.note && <div className="model-note">{c.note}</div>}
@@ -74,7 +74,7 @@ export function HubPanel({ store }: { store: ModelStore }): ReactNode {
       <h3>Get a real model from Hugging Face</h3>
       <p className="model-note">
         The app downloads the official checkpoint's fp16 weights from the Hugging Face Hub and converts them here, in this tab (nothing is uploaded).
-        It needs the download's size in free storage at most once, plus the converted model.
+        The downloaded weights are deleted as each part is converted; a reload or a cut connection resumes where it stopped.
       </p>
       <label htmlFor={ids.precision}>Precision </label>
       <select id={ids.precision} data-testid="hub-precision" value={hub.precision} onChange={(e) => actions.setHubPrecision(e.target.value as typeof hub.precision)}>
