@@ -4,6 +4,7 @@
  * files for the resumable transfer engine (src/models/transfer-file.ts). Every failure becomes a ModelDeliveryError
  * whose message names the repository, the file and what to do. Plain fetch only: runs in a Web Worker and in Node.
  */
+import { withResponseTimeout } from '../models/download-files.ts';
 import { ModelDeliveryError, cancelled } from '../models/errors.ts';
 import { backoffMs } from '../models/plan.ts';
 
@@ -349,21 +350,7 @@ export function openHubFile(url: string, ctx: HubFileContext): (offset: number, 
   return async (offset, signal) => {
     // fetch follows the 302 to the file host; the Authorization header is dropped on that cross-origin hop
     const headers: Record<string, string> = { ...authHeaders(ctx.hubUrl, url, ctx.token), ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let res: Response;
-    try {
-      res = await Promise.race([
-        fetchFn(url, { headers, signal }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ModelDeliveryError('stalled', `Hugging Face sent no answer for ${ctx.path} within ${Math.round(ctx.stallTimeoutMs / 1000)} s`)),
-            ctx.stallTimeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const res = await withResponseTimeout(fetchFn(url, { headers, signal }), ctx.stallTimeoutMs, () => `Hugging Face sent no answer for ${ctx.path} within ${Math.round(ctx.stallTimeoutMs / 1000)} s`);
     if (res.status === 416) {
       // our offset is beyond the file on the server: start over
       await res.body?.cancel().catch(() => undefined);

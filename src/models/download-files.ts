@@ -18,6 +18,21 @@ class HttpStatusError extends Error {
   }
 }
 
+/** `response`, or a 'stalled' ModelDeliveryError when it has not come within `ms` (the body has its own stall timer). */
+export async function withResponseTimeout(response: Promise<Response>, ms: number, what: () => string): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      response,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ModelDeliveryError('stalled', what())), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Parses `Content-Range: bytes a-b/total`; null when absent or unparseable. */
 export function parseContentRange(v: string | null): { start: number; end: number; total: number | null } | null {
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((v ?? '').trim());
@@ -41,18 +56,7 @@ export interface DownloadJob {
 function httpSource(url: string, path: string, fetchFn: FetchLike, tuning: TransferTuning) {
   return async (offset: number, signal: AbortSignal) => {
     const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let res: Response;
-    try {
-      res = await Promise.race([
-        fetchFn(url, { headers, signal }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ModelDeliveryError('stalled', `no response for ${Math.round(tuning.stallTimeoutMs / 1000)} s`)), tuning.stallTimeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const res = await withResponseTimeout(fetchFn(url, { headers, signal }), tuning.stallTimeoutMs, () => `no response for ${Math.round(tuning.stallTimeoutMs / 1000)} s`);
     if (res.status === 404 || res.status === 410) {
       throw new ModelDeliveryError('not-found', `The model host has no ${path} (HTTP ${res.status}); check the model URL.`, { path, url, status: res.status });
     }

@@ -17,6 +17,7 @@ import type { DownloadProgress } from '../../models/progress.ts';
 import { HUB_CHECKPOINTS, MODEL_REGISTRY, hubModelId, type HubCheckpoint, type ModelRecord } from '../../models/registry.ts';
 import { HUB_URL, TOKENS_PAGE, modelPageUrl, parseRepoInput } from '../../hub/hub-api.ts';
 import { estimateOutputBytes, planStorage } from '../../convert/storage-plan.ts';
+import { localTestUrl } from '../../common/local-url.ts';
 import type { GraphName, Precision } from '../../contract/manifest.ts';
 import { storageStatus } from '../../models/site-storage.ts';
 import type { TransferTuning } from '../../models/transfer-tuning.ts';
@@ -101,15 +102,7 @@ export function hubPrecision(hub: Pick<HubState, 'precision' | 'gpuF16'>): Preci
 
 /** Only a local test server may stand in for the Hub (so a crafted link cannot redirect the token). */
 export function hubUrlOverride(search: string): string | undefined {
-  const raw = new URLSearchParams(search).get('hubUrl');
-  if (!raw) return undefined;
-  try {
-    const url = new URL(raw);
-    if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost')) return url.origin;
-  } catch {
-    // ignored
-  }
-  return undefined;
+  return localTestUrl(search, 'hubUrl')?.origin;
 }
 
 function storedToken(): string {

@@ -1,4 +1,5 @@
 /** The Segmind API key (kept only in this browser's storage), a test-only endpoint override, and the credits left. */
+import { localTestUrl } from '../../common/local-url.ts';
 import { loadString, STORAGE_KEYS, type KeyValueStorage } from '../persist.ts';
 import type { SetState } from './types.ts';
 
@@ -27,13 +28,5 @@ export function createRemoteKeySlice(set: SetState, storage: KeyValueStorage, en
 
 /** Only a local test server may replace Segmind's endpoint (so a crafted link cannot redirect the key). */
 export function endpointOverride(search: string): string | undefined {
-  const raw = new URLSearchParams(search).get('segmindEndpoint');
-  if (!raw) return undefined;
-  try {
-    const url = new URL(raw);
-    if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost')) return url.href;
-  } catch {
-    // ignored
-  }
-  return undefined;
+  return localTestUrl(search, 'segmindEndpoint')?.href;
 }
