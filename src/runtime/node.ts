@@ -22,6 +22,8 @@ export class NodeRuntime implements ModelRuntime {
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(join(this.modelDir, graphEntry(this.manifest, graph).model), {
       executionProviders: [this.device],
+      // errors only: ORT's notes that shape ops run on the CPU (by design) are not the user's concern
+      logSeverityLevel: 3,
       extra: { session: { qdq_matmulnbits_accuracy_level: this.options.exactQuantizedMatMul === false ? '4' : '0' } },
     } as ort.InferenceSession.SessionOptions);
     this.stats.createMs += performance.now() - t0;

@@ -102,6 +102,8 @@ export class WebRuntime implements ModelRuntime {
         executionProviders: [ep],
         externalData: externalData as ort.InferenceSession.SessionOptions['externalData'],
         graphOptimizationLevel: 'all',
+        // errors only: ORT's notes that shape ops run on the CPU (by design) would reach the console as errors
+        logSeverityLevel: 3,
         ...(setup.outputsOnGpu ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
         ...(setup.dimensions ? { freeDimensionOverrides: setup.dimensions } : {}),
         ...(setup.capture ? { enableGraphCapture: true } : {}),
