@@ -9,29 +9,41 @@ import { endpointOverride } from '../../src/store/app-store.ts';
 import { PNG } from 'pngjs';
 
 const gpu = { status: 'done' as const, info: { device: 'webgpu' as const, reason: 'WebGPU adapter google swiftshader', features: [], crossOriginIsolated: true, adapter: { vendor: 'google', architecture: 'swiftshader', description: '', isFallbackAdapter: true } } };
+const hwGpu = { status: 'done' as const, info: { ...gpu.info, reason: 'WebGPU adapter nvidia ampere', adapter: { vendor: 'nvidia', architecture: 'ampere', description: '', isFallbackAdapter: false } } };
 const noGpu = { status: 'done' as const, info: { device: 'wasm' as const, reason: 'this browser has no WebGPU (navigator.gpu is missing); running on the CPU (wasm), which is slow', features: [], crossOriginIsolated: true } };
 const model = { label: 'SVD fp32', requiredFeatures: [] as string[] };
 const facts = (over: Partial<BackendFacts>): BackendFacts => ({ choice: 'auto', probe: gpu, model, hasApiKey: false, ...over });
 
 describe('decideBackend', () => {
-  it('auto: local WebGPU when an adapter and a model are present', () => {
-    const d = decideBackend(facts({}));
+  it('auto: local WebGPU when a hardware adapter and a model are present', () => {
+    const d = decideBackend(facts({ probe: hwGpu }));
     expect(d).toMatchObject({ backend: 'local', device: 'webgpu', ready: true });
-    expect(d.reason).toMatch(/WebGPU is available .*software fallback.* nothing is uploaded/);
+    expect(d.reason).toMatch(/WebGPU is available \(nvidia ampere\) .* nothing is uploaded/);
   });
-  it('auto: Segmind without an adapter, saying why and asking for the key', () => {
+  it('auto: the CPU when the adapter is a software fallback, saying so; WebGPU still one pick away', () => {
+    const d = decideBackend(facts({}));
+    expect(d).toMatchObject({ backend: 'local', device: 'wasm', ready: true, label: "This device's CPU" });
+    expect(d.reason).toMatch(/WebGPU is a software emulation \(google swiftshader\), slower than the CPU here, so SVD fp32 runs on the CPU/);
+    expect(d.reason).toMatch(/Pick the GPU \(WebGPU\) to use it anyway/);
+    expect(decideBackend(facts({ choice: 'webgpu' }))).toMatchObject({ backend: 'local', device: 'webgpu', ready: true });
+  });
+  it('auto: the CPU without WebGPU (not Segmind), saying why and offering Segmind', () => {
     const d = decideBackend(facts({ probe: noGpu }));
-    expect(d).toMatchObject({ backend: 'segmind', ready: false });
-    expect(d.reason).toMatch(/No usable GPU: this browser has no WebGPU.*Enter your Segmind API key/);
-    expect(decideBackend(facts({ probe: noGpu, hasApiKey: true })).ready).toBe(true);
+    expect(d).toMatchObject({ backend: 'local', device: 'wasm', ready: true });
+    expect(d.reason).toMatch(/No usable GPU: this browser has no WebGPU.*runs on this device's CPU instead.*Pick Segmind/);
   });
-  it('auto: Segmind without a model, or when the model needs a missing GPU feature', () => {
-    expect(decideBackend(facts({ model: undefined })).reason).toMatch(/No local model/);
-    const d = decideBackend(facts({ model: { label: 'SVD fp16', requiredFeatures: ['shader-f16'] } }));
+  it('auto: Segmind without a model (asking for the key), or when the model needs a feature this GPU lacks', () => {
+    const none = decideBackend(facts({ model: undefined }));
+    expect(none).toMatchObject({ backend: 'segmind', ready: false });
+    expect(none.reason).toMatch(/No local model.*Enter your Segmind API key/);
+    expect(decideBackend(facts({ model: undefined, hasApiKey: true })).ready).toBe(true);
+    const d = decideBackend(facts({ probe: hwGpu, model: { label: 'SVD fp16', requiredFeatures: ['shader-f16'] } }));
     expect(d.backend).toBe('segmind');
     expect(d.reason).toMatch(/needs the GPU feature shader-f16/);
+    // on a software adapter the CPU runs fp16 graphs (the wasm EP has no shader-f16 to need)
+    expect(decideBackend(facts({ model: { label: 'SVD fp16', requiredFeatures: ['shader-f16'] } }))).toMatchObject({ backend: 'local', device: 'wasm' });
   });
-  it('CPU only when picked, labelled slow; WebGPU picked without adapter is not ready', () => {
+  it('CPU when picked, labelled slow; WebGPU picked without adapter is not ready', () => {
     expect(decideBackend(facts({ choice: 'wasm', probe: noGpu }))).toMatchObject({ backend: 'local', device: 'wasm', slow: true, ready: true });
     expect(decideBackend(facts({ choice: 'webgpu', probe: noGpu }))).toMatchObject({ backend: 'local', ready: false });
     expect(decideBackend(facts({ choice: 'segmind', hasApiKey: true }))).toMatchObject({ backend: 'segmind', ready: true });
