@@ -57,6 +57,21 @@ export interface ConvertResult {
 /** The checkpoint part a step reads its weights from (null: a weightless graph). */
 export type CheckpointComponent = 'image_encoder' | 'vae' | 'unet';
 
+/** Every graph in manifest order, with the component whose weights it reads. */
+export const GRAPH_COMPONENTS: readonly (readonly [GraphName, CheckpointComponent | null])[] = [
+  ['image_encoder', 'image_encoder'],
+  ['vae_encoder', 'vae'],
+  ['unet', 'unet'],
+  ['vae_decoder', 'vae'],
+  ['denoise_step', null],
+  ['denoise_step_cfg', null],
+];
+
+/** The graphs a component's weights feed. */
+export function graphsOf(component: CheckpointComponent): GraphName[] {
+  return GRAPH_COMPONENTS.filter(([, c]) => c === component).map(([g]) => g);
+}
+
 export interface ConversionStep {
   graph: GraphName;
   component: CheckpointComponent | null;
@@ -111,14 +126,7 @@ export function planConversion(tree: FileTree, settings: ConvertSettings, weight
   const bytesOf = weightBytes ?? ((path: string) => headerBytes(tree, path));
   const sizes = { image_encoder: bytesOf(weightFiles.image_encoder), vae: bytesOf(weightFiles.vae), unet: bytesOf(weightFiles.unet) };
   const step = (graph: GraphName, component: CheckpointComponent | null): ConversionStep => ({ graph, component, weightBytes: component ? sizes[component] : 0 });
-  const steps = [
-    step('image_encoder', 'image_encoder'),
-    step('vae_encoder', 'vae'),
-    step('unet', 'unet'),
-    step('vae_decoder', 'vae'),
-    step('denoise_step', null),
-    step('denoise_step_cfg', null),
-  ];
+  const steps = GRAPH_COMPONENTS.map(([graph, component]) => step(graph, component));
   return {
     checkpoint: ckpt,
     precision,

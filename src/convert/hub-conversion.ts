@@ -15,16 +15,16 @@
  * against the Hub's LFS sha256 before minutes of compiling, and lets a reload resume a download byte-exactly
  * (`.part` + Range) and skip components already converted (conversion.json).
  */
-import { buildManifest, manifestBytes, planConversion, runStep, type CheckpointComponent, type ConversionPlan, type ConversionStep } from '../compiler/convert.ts';
+import { buildManifest, manifestBytes, planConversion, runStep, type ConversionPlan, type ConversionStep } from '../compiler/convert.ts';
 import type { CompiledGraph } from '../compiler/compile.ts';
 import { DEFAULT_SHARD_BYTES, shardName } from '../compiler/writer.ts';
 import type { GraphName, ModelManifest, Precision } from '../contract/manifest.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { openHubFile, resolveUrl, selectCheckpointFiles, type HubFile, type HubListing } from '../hub/hub-api.ts';
-import { CONVERSION_RECORD, filesOf, isStepDone, parseRecord, waitUntil, type ConversionRecord } from './conversion-record.ts';
+import { CONVERSION_RECORD, filesOf, isStepDone, parseRecord, recordFor, waitUntil, type ConversionRecord } from './conversion-record.ts';
 import { ModelDeliveryError, cancelled } from '../models/errors.ts';
 import { folderStoreAt, modelDirectory, openSyncAccess, removeFileAt, removeStagingDirectory, stagingDirectory, type SyncAccessHandle } from '../models/opfs.ts';
-import { MANIFEST_NAME } from '../models/plan.ts';
+import { MANIFEST_NAME, backoffMs } from '../models/plan.ts';
 import type { DownloadProgress } from '../models/progress.ts';
 import { createHasher } from '../models/hasher.ts';
 import { TransferProgress } from '../models/transfer-file.ts';
@@ -32,7 +32,6 @@ import { DEFAULT_TUNING, newStats, type TransferStats, type TransferTuning } fro
 import { PreopenedFolder, StagedCheckpoint, shardsToOpen } from './opfs-files.ts';
 import { CONVERSION_ORDER, estimateOutputBytes } from './storage-plan.ts';
 
-export { CONVERSION_RECORD };
 
 export interface HubConversionJob {
   modelId: string;
@@ -73,10 +72,11 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   const open = (file: HubFile) => openHubFile(resolveUrl(job.hubUrl, listing.repo, listing.commit, file.path), hubCtx(file.path));
 
   // What an earlier run left: kept only when it converted the same commit at the same precision.
-  let record: ConversionRecord = { repo: listing.repo, commit: listing.commit, precision: job.precision, graphs: {} };
-  const prev = parseRecord(await modelStore.readText(CONVERSION_RECORD));
-  if (prev && prev.repo === listing.repo && prev.commit === listing.commit && prev.precision === job.precision) record = prev;
-  else if (prev) for (const g of Object.values(prev.graphs)) for (const f of filesOf(g!)) await removeFileAt(modelDir, f.path);
+  const recordText = await modelStore.readText(CONVERSION_RECORD);
+  const kept = recordFor(recordText, listing.repo, listing.commit, job.precision);
+  const record: ConversionRecord = kept ?? { repo: listing.repo, commit: listing.commit, precision: job.precision, graphs: {} };
+  const stale = kept ? null : parseRecord(recordText);
+  if (stale) for (const g of Object.values(stale.graphs)) for (const f of filesOf(g!)) await removeFileAt(modelDir, f.path);
   await modelStore.remove(MANIFEST_NAME);
   await modelStore.writeText(CONVERSION_RECORD, JSON.stringify(record));
 
@@ -278,7 +278,7 @@ async function fetchText(file: HubFile, open: ReturnType<typeof openHubFile>, tu
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
-    await new Promise((r) => setTimeout(r, Math.min(tuning.backoffCapMs, tuning.backoffBaseMs * 2 ** (attempt - 1))));
+    await new Promise((r) => setTimeout(r, backoffMs(attempt, tuning.backoffBaseMs, tuning.backoffCapMs)));
   }
 }
 
@@ -290,4 +290,3 @@ function holdUntilCancelled(signal: AbortSignal): Promise<never> {
   });
 }
 
-export type { CheckpointComponent };

@@ -6,6 +6,7 @@
  * once the converter has deleted component k−2's (storage-plan.ts counts exactly that). Components the conversion
  * record lists as converted are not fetched again.
  */
+import { graphsOf } from '../compiler/convert.ts';
 import { openHubFile, resolveUrl, selectCheckpointFiles, type HubListing } from '../hub/hub-api.ts';
 import type { Precision } from '../contract/manifest.ts';
 import { cancelled } from '../models/errors.ts';
@@ -25,9 +26,6 @@ export interface HubStagingJob {
   tuning?: Partial<TransferTuning>;
 }
 
-/** The graphs each component's weights feed. */
-const GRAPHS_OF = { image_encoder: ['image_encoder'], vae: ['vae_encoder', 'vae_decoder'], unet: ['unet'] } as const;
-
 export async function stageFromHub(job: HubStagingJob, onProgress: (p: DownloadProgress) => void, signal: AbortSignal): Promise<TransferStats> {
   const t0 = Date.now();
   const tuning = { ...DEFAULT_TUNING, ...job.tuning };
@@ -41,7 +39,7 @@ export async function stageFromHub(job: HubStagingJob, onProgress: (p: DownloadP
   const todo: (typeof CONVERSION_ORDER)[number][] = [];
   for (const c of CONVERSION_ORDER) {
     let done = true;
-    for (const graph of GRAPHS_OF[c]) if (!(await isStepDone(record, modelDir, { graph }))) done = false;
+    for (const graph of graphsOf(c)) if (!(await isStepDone(record, modelDir, { graph }))) done = false;
     if (!done) todo.push(c);
   }
   const stats = newStats();

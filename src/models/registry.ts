@@ -67,41 +67,15 @@ const STABILITY_LICENCE = { name: 'Stability AI Community License (see the model
 const SVD_FP16_WEIGHTS = { image_encoder: 1_264_217_240, vae: 195_531_910, unet: 3_049_435_836 };
 const SVD_FP16_BYTES = SVD_FP16_WEIGHTS.image_encoder + SVD_FP16_WEIGHTS.vae + SVD_FP16_WEIGHTS.unet;
 
+/** An official repository: every one holds the same networks' fp16 weights, at 576×1024. */
+function official(id: string, label: string, repo: string, frames: number, note?: string): HubCheckpoint {
+  return { id, label, repo, revision: 'main', frames, resolution: { width: 1024, height: 576 }, weightBytes: SVD_FP16_WEIGHTS, downloadBytes: SVD_FP16_BYTES, licence: STABILITY_LICENCE, ...(note ? { note } : {}) };
+}
+
 export const HUB_CHECKPOINTS: HubCheckpoint[] = [
-  {
-    id: 'svd-xt',
-    label: 'Stable Video Diffusion XT (25 frames)',
-    repo: 'stabilityai/stable-video-diffusion-img2vid-xt',
-    revision: 'main',
-    frames: 25,
-    resolution: { width: 1024, height: 576 },
-    weightBytes: SVD_FP16_WEIGHTS,
-    downloadBytes: SVD_FP16_BYTES,
-    licence: STABILITY_LICENCE,
-  },
-  {
-    id: 'svd',
-    label: 'Stable Video Diffusion (14 frames)',
-    repo: 'stabilityai/stable-video-diffusion-img2vid',
-    revision: 'main',
-    frames: 14,
-    resolution: { width: 1024, height: 576 },
-    weightBytes: SVD_FP16_WEIGHTS,
-    downloadBytes: SVD_FP16_BYTES,
-    licence: STABILITY_LICENCE,
-  },
-  {
-    id: 'svd-xt-1-1',
-    label: 'Stable Video Diffusion XT 1.1 (25 frames)',
-    repo: 'stabilityai/stable-video-diffusion-img2vid-xt-1-1',
-    revision: 'main',
-    frames: 25,
-    resolution: { width: 1024, height: 576 },
-    weightBytes: SVD_FP16_WEIGHTS,
-    downloadBytes: SVD_FP16_BYTES,
-    licence: STABILITY_LICENCE,
-    note: 'Gated: accept the licence on the model page and paste an access token below.',
-  },
+  official('svd-xt', 'Stable Video Diffusion XT (25 frames)', 'stabilityai/stable-video-diffusion-img2vid-xt', 25),
+  official('svd', 'Stable Video Diffusion (14 frames)', 'stabilityai/stable-video-diffusion-img2vid', 14),
+  official('svd-xt-1-1', 'Stable Video Diffusion XT 1.1 (25 frames)', 'stabilityai/stable-video-diffusion-img2vid-xt-1-1', 25, 'Gated: accept the licence on the model page and paste an access token below.'),
 ];
 
 /** The id of the converted model a Hub repository becomes at a precision (official ones by their short id). */
