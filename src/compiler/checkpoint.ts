@@ -63,13 +63,17 @@ export function readJson(tree: FileTree, relative: string): Record<string, unkno
 /** The weight files each component may have, in order of preference (the Hub download stages the first present). */
 export const COMPONENT_WEIGHT_NAMES = WEIGHT_NAMES;
 
-function component(tree: FileTree, names: string[], kind: keyof typeof WEIGHT_NAMES): ComponentFiles {
+function component(tree: FileTree, names: string[], kind: keyof typeof WEIGHT_NAMES, replacementWeights?: string): ComponentFiles {
   const root = tree.root;
   const dir = names.find((d) => tree.kind(d) === 'dir');
   if (!dir) throw new CheckpointError(`${root}: missing component folder "${names[0]}/" (a diffusers-layout SVD checkpoint has unet/, vae/ and image_encoder/)`);
   const configRel = `${dir}/config.json`;
   const configPath = join(root, configRel);
   if (tree.kind(configRel) !== 'file') throw new CheckpointError(`${join(root, dir)}: missing config.json`);
+  if (replacementWeights !== undefined) {
+    if (tree.kind(replacementWeights) !== 'file') throw new CheckpointError(`the ${kind} replacement ${join(root, replacementWeights)} does not exist`);
+    return { dir, configPath, config: readJson(tree, configRel), weightsPath: replacementWeights };
+  }
   const weightsPath = WEIGHT_NAMES[kind].map((n) => `${dir}/${n}`).find((p) => tree.kind(p) === 'file');
   if (!weightsPath) {
     const hasBin = tree.kind(`${dir}/${kind === 'image_encoder' ? 'pytorch_model.bin' : 'diffusion_pytorch_model.bin'}`) === 'file';
@@ -81,7 +85,12 @@ function component(tree: FileTree, names: string[], kind: keyof typeof WEIGHT_NA
   return { dir, configPath, config: readJson(tree, configRel), weightsPath };
 }
 
-export function locateCheckpoint(tree: FileTree): CheckpointFiles {
+export interface LocateOptions {
+  /** a UNet weights file (path in the tree) used instead of unet/'s: unet/ then needs only its config.json */
+  unetWeights?: string;
+}
+
+export function locateCheckpoint(tree: FileTree, options: LocateOptions = {}): CheckpointFiles {
   const root = tree.root;
   const kind = tree.kind('');
   if (kind === undefined) throw new CheckpointError(`checkpoint folder ${root} does not exist`);
@@ -90,7 +99,7 @@ export function locateCheckpoint(tree: FileTree): CheckpointFiles {
   return {
     tree,
     root,
-    unet: component(tree, ['unet'], 'unet'),
+    unet: component(tree, ['unet'], 'unet', options.unetWeights),
     vae: component(tree, ['vae'], 'vae'),
     imageEncoder: component(tree, ['image_encoder', 'pipeline/image_encoder'], 'image_encoder'),
     scheduler: optional('scheduler/scheduler_config.json') ?? optional('pipeline/scheduler/scheduler_config.json'),

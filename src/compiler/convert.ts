@@ -17,9 +17,13 @@ import { locateCheckpoint, type CheckpointFiles } from './checkpoint.ts';
 import { buildImageEncoder, parseClipVisionConfig, CLIP_IGNORED_WEIGHTS } from './architectures/clip.ts';
 import { buildUnet, parseUnetConfig } from './architectures/unet.ts';
 import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig, VAE_DECODER_IGNORES, VAE_ENCODER_IGNORES } from './architectures/vae.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type GraphName, type ModelManifest, type PipelineFacts } from '../contract/manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, stepGraphsOf, type GraphName, type ModelManifest, type PipelineFacts, type SamplerName, type StepGraphName } from '../contract/manifest.ts';
 import { ConfigError } from './architectures/config.ts';
 import { buildDenoiseStep } from './architectures/denoise-step.ts';
+import { buildConsistencyStep } from './architectures/consistency-step.ts';
+import { animateLcmSchedulerJson } from '../numerics/animatelcm.ts';
+import { fitUnetWork } from './work.ts';
+import { UnetReplacementSource } from './unet-replacement.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeWholeFile, type FileTree, type OutputFolder, type WrittenFile } from '../io/files.ts';
 import type { BuildContext } from './onnx/nn.ts';
@@ -34,6 +38,13 @@ export interface ConvertSettings {
   shardBytes?: number;
   /** store the UNet's spatial convolutions as int4 blocks (quantized precisions only; see Precision.conv) */
   convInt4?: boolean;
+  /**
+   * A UNet replacement: the path (in the checkpoint tree) of a single-file UNet safetensors in diffusers' names
+   * (e.g. AnimateLCM-SVD-xt.safetensors) used instead of unet/'s weights; unet/config.json still describes it.
+   */
+  unetWeights?: string;
+  /** the sampler the UNet was trained for (default 'euler'; 'animatelcm' for AnimateLCM's consistency UNet) */
+  sampler?: SamplerName;
 }
 
 export interface ConvertModelOptions extends ConvertSettings {
@@ -57,20 +68,21 @@ export interface ConvertResult {
 /** The checkpoint part a step reads its weights from (null: a weightless graph). */
 export type CheckpointComponent = 'image_encoder' | 'vae' | 'unet';
 
-/** Every graph in manifest order, with the component whose weights it reads. */
-export const GRAPH_COMPONENTS: readonly (readonly [GraphName, CheckpointComponent | null])[] = [
+/** Every network in manifest order, with the component whose weights it reads; the sampler's step graphs follow. */
+export const GRAPH_COMPONENTS: readonly (readonly [GraphName, CheckpointComponent])[] = [
   ['image_encoder', 'image_encoder'],
   ['vae_encoder', 'vae'],
   ['unet', 'unet'],
   ['vae_decoder', 'vae'],
-  ['denoise_step', null],
-  ['denoise_step_cfg', null],
 ];
 
 /** The graphs a component's weights feed. */
 export function graphsOf(component: CheckpointComponent): GraphName[] {
   return GRAPH_COMPONENTS.filter(([, c]) => c === component).map(([g]) => g);
 }
+
+/** Request settings the fast (AnimateLCM) model is run with by default: its authors' 4 steps, no guidance. */
+export const FAST_REQUEST_DEFAULTS = { steps: 4, min_guidance: 1, max_guidance: 1 } as const;
 
 export interface ConversionStep {
   graph: GraphName;
@@ -87,10 +99,12 @@ export interface ConversionPlan {
   settings: ConvertSettings;
   /** in manifest order */
   steps: ConversionStep[];
-  /** the weight file of each component, relative to the checkpoint */
+  /** the weight file of each component, relative to the checkpoint (the UNet's replacement where one is given) */
   weightFiles: Record<CheckpointComponent, string>;
+  sampler: SamplerName;
   totalWeightBytes: number;
-  build: Record<GraphName, (ctx: BuildContext) => void>;
+  /** how each graph of the plan is built (the networks and this sampler's two step graphs) */
+  build: Partial<Record<GraphName, (ctx: BuildContext) => void>>;
 }
 
 /** CLIP's normalisation (OpenAI), used when the checkpoint has no feature_extractor config. */
@@ -109,7 +123,8 @@ const IGNORES: Partial<Record<GraphName, IgnoreRule>> = {
  * (the browser plans before the weights are staged); by default the headers are read.
  */
 export function planConversion(tree: FileTree, settings: ConvertSettings, weightBytes?: (path: string) => number): ConversionPlan {
-  const ckpt = locateCheckpoint(tree);
+  const ckpt = locateCheckpoint(tree, { unetWeights: settings.unetWeights });
+  const sampler = settings.sampler ?? 'euler';
   const precision = PRECISIONS[settings.precision];
   if (!precision) throw new ConfigError(`unknown precision "${settings.precision}" (choose fp32, fp16, q4f32 or q4f16)`);
   const unetConfig = parseUnetConfig(ckpt.unet.config, ckpt.unet.configPath);
@@ -126,7 +141,10 @@ export function planConversion(tree: FileTree, settings: ConvertSettings, weight
   const bytesOf = weightBytes ?? ((path: string) => headerBytes(tree, path));
   const sizes = { image_encoder: bytesOf(weightFiles.image_encoder), vae: bytesOf(weightFiles.vae), unet: bytesOf(weightFiles.unet) };
   const step = (graph: GraphName, component: CheckpointComponent | null): ConversionStep => ({ graph, component, weightBytes: component ? sizes[component] : 0 });
-  const steps = GRAPH_COMPONENTS.map(([graph, component]) => step(graph, component));
+  const steps = [...GRAPH_COMPONENTS.map(([graph, component]) => step(graph, component)), ...stepGraphsOf(sampler).map((graph) => step(graph, null))];
+  const stepGraph = (batch: 1 | 2) => (ctx: BuildContext) =>
+    (sampler === 'animatelcm' ? buildConsistencyStep : buildDenoiseStep)(ctx, { latentChannels: facts.latentChannels, batch });
+  const [stepGraph1, stepGraph2] = stepGraphsOf(sampler);
   return {
     checkpoint: ckpt,
     precision,
@@ -135,15 +153,16 @@ export function planConversion(tree: FileTree, settings: ConvertSettings, weight
     settings,
     steps,
     weightFiles,
+    sampler,
     totalWeightBytes: steps.reduce((a, s) => a + s.weightBytes, 0),
     build: {
       image_encoder: (ctx) => buildImageEncoder(ctx, clipConfig),
       vae_encoder: (ctx) => buildVaeEncoder(ctx, vaeConfig),
       unet: (ctx) => buildUnet(ctx, unetConfig),
       vae_decoder: (ctx) => buildVaeDecoder(ctx, vaeConfig),
-      denoise_step: (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 1 }),
-      denoise_step_cfg: (ctx) => buildDenoiseStep(ctx, { latentChannels: facts.latentChannels, batch: 2 }),
-    },
+      [stepGraph1]: stepGraph(1),
+      [stepGraph2]: stepGraph(2),
+    } as ConversionPlan['build'],
   };
 }
 
@@ -157,11 +176,14 @@ function headerBytes(tree: FileTree, path: string): number {
   }
 }
 
+const STEP_GRAPHS: readonly StepGraphName[] = [...stepGraphsOf('euler'), ...stepGraphsOf('animatelcm')];
+const isStepGraph = (graph: GraphName): graph is StepGraphName => (STEP_GRAPHS as readonly string[]).includes(graph);
+
 /** The build options of one step: precision adjustments are per graph. */
 function stepPrecision(plan: ConversionPlan, graph: GraphName): Precision {
   const { precision } = plan;
   // Weightless step graphs do the Euler/CFG arithmetic in float32 whatever the model's precision.
-  if (graph === 'denoise_step' || graph === 'denoise_step_cfg') return PRECISIONS.fp32;
+  if (isStepGraph(graph)) return PRECISIONS.fp32;
   // The VAE encoder overflows in fp16 at real sizes; diffusers upcasts it (force_upcast), and so do we: weights
   // keep the precision's storage, activations stay float32.
   if (graph === 'vae_encoder' && parseVaeConfig(plan.checkpoint.vae.config, plan.checkpoint.vae.configPath).forceUpcast && precision.activation === 'float16') {
@@ -179,7 +201,9 @@ export function runStep(plan: ConversionPlan, step: ConversionStep, output: Outp
   let source: WeightSource;
   if (step.component) {
     if (!weights) throw new Error(`step ${step.graph} needs the ${step.component} weights`);
-    const file = new SafetensorsWeightSource(weights);
+    const safetensors = new SafetensorsWeightSource(weights);
+    // A replacement UNet file may carry a prefix on every name ("unet."); its source strips it, or names the mapping it lacks.
+    const file = step.component === 'unet' && plan.settings.unetWeights ? new UnetReplacementSource(safetensors) : safetensors;
     source = {
       label: file.label,
       names: () => file.names(),
@@ -192,7 +216,11 @@ export function runStep(plan: ConversionPlan, step: ConversionStep, output: Outp
     };
   } else source = new MemoryWeightSource(`${step.graph} (no weights)`, new Map());
   const options = { output, precision: stepPrecision(plan, step.graph), attention: plan.attention, shardBytes: plan.settings.shardBytes };
-  return compileGraph(step.graph, new WeightStore(source, IGNORES[step.graph]), options, plan.build[step.graph]);
+  const build = plan.build[step.graph];
+  if (!build) throw new Error(`the plan has no ${step.graph} graph`);
+  // The UNet's FLOPs per call, fitted from the graph just built, so the app can say how much work a request is.
+  const inspect = step.graph === 'unet' ? (graph: Parameters<typeof fitUnetWork>[0]) => ({ work: fitUnetWork(graph, plan.facts) }) : undefined;
+  return compileGraph(step.graph, new WeightStore(source, IGNORES[step.graph]), options, build, inspect);
 }
 
 /** The manifest of a finished conversion: graphs and files in the plan's order, whatever order the steps ran in. */
@@ -211,13 +239,17 @@ export function buildManifest(plan: ConversionPlan, compiled: CompiledGraph[]): 
     precision: precision.name,
     attention: plan.attention,
     requiredFeatures: precision.activation === 'float16' ? ['shader-f16'] : [],
+    sampler: plan.sampler,
+    ...(plan.sampler === 'animatelcm' ? { requestDefaults: { ...FAST_REQUEST_DEFAULTS } } : {}),
+    ...(byName.get('unet')?.work ? { work: byName.get('unet')!.work } : {}),
     graphs: Object.fromEntries(
       graphs.map((g) => [g.name, { model: g.model.path, externalData: g.externalData.map((f) => f.path), nodeCount: g.nodeCount, inputs: g.inputs }]),
     ) as ModelManifest['graphs'],
     files,
     totalBytes: files.reduce((a, f) => a + f.bytes, 0),
     pipeline: plan.facts,
-    scheduler: ckpt.scheduler,
+    // a replacement UNet's sampler is not the checkpoint's scheduler
+    scheduler: plan.sampler === 'animatelcm' ? animateLcmSchedulerJson() : ckpt.scheduler,
     sources: {
       unet: ckpt.unet.config,
       vae: ckpt.vae.config,

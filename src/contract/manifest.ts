@@ -9,8 +9,55 @@ export const MANIFEST_VERSION = 1;
 export type Precision = 'fp32' | 'fp16' | 'q4f32' | 'q4f16';
 export type NetworkName = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const GRAPH_NAMES: readonly NetworkName[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
-/** Weightless helper graphs: the denoising step (guidance + Euler + next UNet input) that keeps the loop on the GPU. */
-export type StepGraphName = 'denoise_step' | 'denoise_step_cfg';
+/**
+ * Weightless helper graphs: one denoising step (guidance + the sampler's update + the next UNet input) that keeps
+ * the loop on the GPU; `_cfg` with classifier-free guidance. Euler models ship denoise_step*, consistency models
+ * (AnimateLCM) consistency_step*.
+ */
+export type StepGraphName = 'denoise_step' | 'denoise_step_cfg' | 'consistency_step' | 'consistency_step_cfg';
+
+/**
+ * The sampler a model's UNet was trained for. 'euler': SVD's EulerDiscreteScheduler (Karras sigmas, v-prediction).
+ * 'animatelcm': AnimateLCM's consistency sampler (AnimateLCMSVDStochasticIterativeScheduler), a few steps, no guidance.
+ */
+export type SamplerName = 'euler' | 'animatelcm';
+export const SAMPLER_NAMES: readonly SamplerName[] = ['euler', 'animatelcm'];
+
+/** The step graphs of a sampler: [batch 1, classifier-free guidance batch 2]. */
+export function stepGraphsOf(sampler: SamplerName): readonly [StepGraphName, StepGraphName] {
+  return sampler === 'animatelcm' ? ['consistency_step', 'consistency_step_cfg'] : ['denoise_step', 'denoise_step_cfg'];
+}
+
+/** Request settings a model recommends instead of the request defaults (the fast model: 4 steps, guidance 1). */
+export interface RequestDefaults {
+  steps?: number;
+  min_guidance?: number;
+  max_guidance?: number;
+}
+
+/**
+ * The FLOPs of one UNet call, fitted exactly from the compiled graph's shape evaluation (src/compiler/work.ts):
+ *   flops(B, F, hw) = Σ coefficients[k] · basis_k(B, F, hw)
+ * with B the batch (2 with guidance), F the frames and hw the latent pixels (h·w, sides multiples of the model's
+ * size multiple / VAE factor); basis: 1, F, B, B·F, B·F·hw, B·F·hw², B·F²·hw (convolutions and linears grow with
+ * B·F·hw, spatial attention with B·F·hw², temporal attention with B·F²·hw).
+ */
+export interface UnetWork {
+  coefficients: number[];
+}
+
+export const UNET_WORK_BASIS = ['1', 'F', 'B', 'B·F', 'B·F·hw', 'B·F·hw²', 'B·F²·hw'] as const;
+
+export function unetWorkBasis(batch: number, frames: number, latentPixels: number): number[] {
+  const B = batch, F = frames, hw = latentPixels;
+  return [1, F, B, B * F, B * F * hw, B * F * hw * hw, B * F * F * hw];
+}
+
+/** FLOPs of one UNet call of batch `batch` over `frames` frames of h×w latents. */
+export function unetCallFlops(work: UnetWork, batch: number, frames: number, h: number, w: number): number {
+  const basis = unetWorkBasis(batch, frames, h * w);
+  return work.coefficients.reduce((a, c, k) => a + c * basis[k], 0);
+}
 export type GraphName = NetworkName | StepGraphName;
 
 export interface ManifestFile {
@@ -59,6 +106,12 @@ export interface ModelManifest {
   /** GPU features a session needs (e.g. shader-f16 for fp16 activations) */
   requiredFeatures: string[];
   graphs: Record<NetworkName, ManifestGraph> & Partial<Record<StepGraphName, ManifestGraph>>;
+  /** the sampler the UNet needs (absent before fast mode: 'euler', filled in by parseManifest) */
+  sampler: SamplerName;
+  /** settings this model recommends over the request defaults (absent: the request defaults) */
+  requestDefaults?: RequestDefaults;
+  /** the UNet's FLOPs per call as a function of the request (absent in models converted before it was recorded) */
+  work?: UnetWork;
   files: ManifestFile[];
   /** total bytes of all files */
   totalBytes: number;
@@ -102,6 +155,11 @@ export function parseManifest(raw: unknown, where = 'manifest.json'): ModelManif
     }
   }
   if (!m!.pipeline) fail('has no "pipeline" facts');
+  if (m!.sampler === undefined) m!.sampler = 'euler';
+  if (!SAMPLER_NAMES.includes(m!.sampler)) fail(`sampler ${JSON.stringify(m!.sampler)} is not one this app runs (${SAMPLER_NAMES.join(', ')}); update svd-web`);
+  if (m!.work && !(Array.isArray(m!.work.coefficients) && m!.work.coefficients.length === UNET_WORK_BASIS.length && m!.work.coefficients.every(Number.isFinite))) {
+    fail(`"work" has ${JSON.stringify(m!.work.coefficients)}; expected ${UNET_WORK_BASIS.length} finite coefficients`);
+  }
   // Manifests written before sizeMultiple was a fact: derive it once here from the UNet's config.
   if (!Number.isInteger(m!.pipeline!.sizeMultiple)) {
     const unet = m!.sources?.unet as { down_block_types?: unknown[] } | undefined;

@@ -65,3 +65,20 @@ export function writeWholeFile(folder: OutputFolder, name: string, bytes: Uint8A
   f.write(bytes);
   return f.close();
 }
+
+/**
+ * `tree` with one more file at `path` (which must not exist in it): a UNet replacement that lives outside the
+ * checkpoint folder is seen by the compiler as part of the checkpoint.
+ */
+export function mountFile(tree: FileTree, path: string, file: { open(): ReadableFile }): FileTree {
+  const parents = new Set(path.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/')));
+  return {
+    root: tree.root,
+    kind: (p) => (p === path ? 'file' : parents.has(p) ? 'dir' : tree.kind(p)),
+    readText: (p) => {
+      if (p !== path) return tree.readText(p);
+      throw new Error(`${path} is a weights file, not text`);
+    },
+    open: (p) => (p === path ? file.open() : tree.open(p)),
+  };
+}

@@ -44,6 +44,52 @@ function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
 }
 
+/** The file name AnimateLCM-SVD-xt's repository gives its UNet (a diffusers state dict, fp32, at the repository's root). */
+export const ANIMATELCM_UNET_FILE = 'AnimateLCM-SVD-xt.safetensors';
+
+export interface SynthUnetResult {
+  /** file written, relative to `out` */
+  file: string;
+  bytes: number;
+  tensors: number;
+  params: number;
+}
+
+/**
+ * Writes a single-file UNet as AnimateLCM-SVD-xt's repository holds one: `out/AnimateLCM-SVD-xt.safetensors`, the
+ * UNet's state dict in diffusers' names (fp32 by default, as published), random weights. With the preset's
+ * checkpoint (same preset, another seed) it stands in for the fast model's two downloads.
+ */
+export function synthesizeUnetFile(options: SynthOptions): SynthUnetResult {
+  const preset = options.preset ?? 'svd-xt';
+  const dtype = options.dtype ?? 'f32';
+  const seed = options.seed ?? 0;
+  const { weights } = recordPreset(preset);
+  const bytesPer = dtype === 'f16' ? 2 : 4;
+  const params = countParams(weights.unet);
+  let doneBytes = 0;
+  mkdirSync(options.out, { recursive: true });
+  const sorted = [...weights.unet].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const path = join(options.out, ANIMATELCM_UNET_FILE);
+  writeSafetensors(
+    `${path}.partial`,
+    sorted.map((w) => ({
+      name: w.name,
+      dtype: dtype === 'f16' ? 'F16' : 'F32',
+      shape: w.shape,
+      data: () => {
+        const bytes = syntheticTensor(w.name, w.shape, dtype, seed);
+        doneBytes += bytes.byteLength;
+        options.onProgress?.({ component: 'unet', doneBytes, totalBytes: params * bytesPer });
+        return bytes;
+      },
+    })),
+    { format: 'pt', generator: `svd-web synth ${preset} --layout animatelcm seed ${seed}` },
+  );
+  renameSync(`${path}.partial`, path);
+  return { file: ANIMATELCM_UNET_FILE, bytes: params * bytesPer, tensors: weights.unet.length, params };
+}
+
 /**
  * Writes a diffusers-layout checkpoint under `out`: unet/, vae/, image_encoder/ (config.json + safetensors),
  * scheduler/scheduler_config.json, feature_extractor/preprocessor_config.json, model_index.json. Each weights
