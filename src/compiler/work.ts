@@ -39,8 +39,8 @@ export function fitUnetWork(graph: GraphLike, facts: Pick<PipelineFacts, 'unetIn
     const predicted = rows[i].reduce((acc, x, k) => acc + x * coefficients[k], 0);
     if (Math.abs(predicted - flops[i]) > 1e-9 * Math.max(1, flops[i])) return undefined;
   }
-  // The coefficients are integers (FLOPs of whole multiply-adds); rounding removes the solver's float noise.
-  return { coefficients: coefficients.map((c) => Math.round(c)) };
+  // Not rounded: the attention terms are fractional per latent pixel (a level's tokens are hw/4^level).
+  return { coefficients };
 }
 
 /** Gaussian elimination with partial pivoting; null when singular. */

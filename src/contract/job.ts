@@ -70,6 +70,11 @@ export interface GenerateJob {
   graphCapture?: boolean;
   /** run the two guidance halves as separate UNet calls (less memory) */
   splitGuidanceBatch?: boolean;
+  /**
+   * seconds one denoising step is expected to take on this device (measured seconds per TFLOP × the step's TFLOP),
+   * so the time left is shown from the first step; the measured step time replaces it as steps finish
+   */
+  expectedStepSeconds?: number;
 }
 
 export type Stage = 'load' | 'encode' | 'denoise' | 'decode';
@@ -111,6 +116,20 @@ export interface LocalRunInfo {
   loop: 'device' | 'cpu';
   /** whether the device loop replayed captured UNet commands, and why not */
   graphCapture: { on: boolean; reason?: string };
+  /** the denoising loop's work: UNet calls made, and their FLOPs where the model records its work (manifest.work) */
+  work: DenoiseWork;
+}
+
+/** The work of a denoising loop. */
+export interface DenoiseWork {
+  sampler: 'euler' | 'animatelcm';
+  steps: number;
+  /** UNet runs: one per step (guidance 1, or the CFG batch of 2 in one run), two per step with split guidance halves */
+  unetCalls: number;
+  /** batch of each call */
+  batch: 1 | 2;
+  /** FLOPs of all UNet calls, from the model's fitted work (absent for models converted before it was recorded) */
+  flops?: number;
 }
 
 /** What Segmind said about the call. */

@@ -69,6 +69,7 @@ export class InProcessEngine implements LocalEngine {
         keepFloatFrames: job.floatFrames,
         graphCapture: job.graphCapture,
         splitGuidanceBatch: job.splitGuidanceBatch,
+        expectedStepSeconds: job.expectedStepSeconds,
         signal: options.signal,
         onProgress: options.onProgress,
         onFrames: options.onFrames,
@@ -94,6 +95,7 @@ export class InProcessEngine implements LocalEngine {
           readbacks: result.readbacks,
           loop: result.loop,
           graphCapture: result.graphCapture,
+          work: result.work,
         },
       };
     } finally {

@@ -1,14 +1,16 @@
 /**
  * Step 8 of the pipeline, the denoising loop, in two forms that compute the same thing:
- * - on the CPU: UNet outputs come back each step; guidance and the Euler step run in ../numerics;
- * - on the device (WebGPU): the UNet and the weightless `denoise_step` graph hand GPU buffers to each other, so
- *   nothing is read back until the loop ends (one readback of the final latents).
+ * - on the CPU: UNet outputs come back each step; guidance and the sampler's step run in ../numerics;
+ * - on the device (WebGPU): the UNet and the sampler's weightless step graph (`denoise_step` for Euler,
+ *   `consistency_step` for AnimateLCM) hand GPU buffers to each other, so nothing is read back until the loop ends
+ *   (one readback of the final latents).
+ * The sampler (./sampler.ts) is the model's: Euler for SVD, the consistency sampler for fast models.
  */
 import type { GraphName, ModelManifest } from '../contract/manifest.ts';
 import type { ModelRuntime } from '../runtime/types.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../runtime/types.ts';
-import { eulerStep, eulerStepCoefficients, scaleModelInput, sqrtSigmaSqPlusOne, type EulerSchedule } from '../numerics/scheduler.ts';
 import { applyGuidance } from '../numerics/guidance.ts';
+import type { LoopSampler } from './sampler.ts';
 
 export interface LatentDims {
   /** 2 with classifier-free guidance (unconditional first), else 1 */
@@ -22,7 +24,7 @@ export interface LatentDims {
 }
 
 export interface DenoiseInput {
-  schedule: EulerSchedule;
+  sampler: LoopSampler;
   /** initial latents [1,F,C,h,w], already multiplied by the initial sigma */
   latents: Float32Array;
   /** [1,C,h,w], unscaled; the unconditional half gets zeros */
@@ -70,20 +72,19 @@ export function batchedImageLatents(imageLatent: Float32Array, d: LatentDims): F
 }
 
 export async function denoiseOnCpu(open: Opener<GraphSession>, input: DenoiseInput): Promise<Float32Array> {
-  const { schedule, dims: d } = input;
+  const { sampler, dims: d } = input;
   const imageLatents = batchedImageLatents(input.imageLatent, d);
   const latentSize = d.F * d.C * d.h * d.w;
   let latents = input.latents;
   const unet = await open('unet');
   try {
-    for (let i = 0; i < schedule.timesteps.length; i++) {
+    for (let i = 0; i < sampler.timesteps.length; i++) {
       await input.beforeStep(i);
-      const sigma = schedule.sigmas[i];
-      const sample = unetSample(scaleModelInput(latents, sigma), imageLatents, d);
-      const timestep = { data: Float32Array.of(schedule.timesteps[i]), dims: [1] };
+      const sample = unetSample(sampler.scaleInput(latents, i), imageLatents, d);
+      const timestep = { data: Float32Array.of(sampler.timesteps[i]), dims: [1] };
       const noisePred = await runUnet(unet, sample, input.embeds, input.timeIds, timestep, d, !!input.splitGuidanceBatch);
       const guided = d.batch === 2 ? applyGuidance(noisePred.subarray(0, latentSize), noisePred.subarray(latentSize), input.scales, d.F, latentSize / d.F) : noisePred;
-      latents = eulerStep(guided, sigma, schedule.sigmas[i + 1], latents);
+      latents = sampler.step(guided, i, latents);
       input.afterStep(i);
     }
   } finally {
@@ -96,6 +97,8 @@ export async function denoiseOnCpu(open: Opener<GraphSession>, input: DenoiseInp
 export interface LoopReport {
   latents: Float32Array;
   where: 'device' | 'cpu';
+  /** UNet runs the loop made (one per step; two with split guidance halves) */
+  unetCalls: number;
   readbacks: { denoise: number };
   graphCapture: { on: boolean; reason?: string };
 }
@@ -107,19 +110,23 @@ export interface LoopReport {
  */
 export async function denoise(runtime: ModelRuntime, manifest: ModelManifest, input: DenoiseInput, openOnDevice: DeviceOpener, open: Opener<GraphSession>): Promise<LoopReport> {
   const d = input.dims;
-  const steps = input.schedule.timesteps.length;
-  const device = runtime.resident && !input.splitGuidanceBatch && canDenoiseOnDevice(manifest, d) ? runtime.resident : undefined;
-  const cpuReadbacks = (split: boolean) => steps * (split && d.batch === 2 ? 2 : 1); // one per UNet output read back
+  const steps = input.sampler.timesteps.length;
+  const device = runtime.resident && !input.splitGuidanceBatch && canDenoiseOnDevice(manifest, input.sampler, d) ? runtime.resident : undefined;
+  // one UNet run per step (the guidance batch of 2 in one run), two with split halves; on the CPU each output is read back
+  const calls = (split: boolean) => steps * (split && d.batch === 2 ? 2 : 1);
   try {
-    if (!device) return { latents: await denoiseOnCpu(open, input), where: 'cpu', readbacks: { denoise: cpuReadbacks(!!input.splitGuidanceBatch) }, graphCapture: { on: false, reason: 'the loop runs on the CPU' } };
+    if (!device) {
+      const split = !!input.splitGuidanceBatch;
+      return { latents: await denoiseOnCpu(open, input), where: 'cpu', unetCalls: calls(split), readbacks: { denoise: calls(split) }, graphCapture: { on: false, reason: 'the loop runs on the CPU' } };
+    }
     const before = device.readbacks;
     const onDevice = await denoiseOnDevice(device, openOnDevice, input);
-    return { latents: onDevice.latents, where: 'device', readbacks: { denoise: device.readbacks - before }, graphCapture: onDevice.capture };
+    return { latents: onDevice.latents, where: 'device', unetCalls: calls(false), readbacks: { denoise: device.readbacks - before }, graphCapture: onDevice.capture };
   } catch (e) {
     if (d.batch === 1 || input.splitGuidanceBatch || !isOutOfMemory(e)) throw e;
     const latents = await denoiseOnCpu(open, { ...input, splitGuidanceBatch: true });
     return {
-      latents, where: 'cpu', readbacks: { denoise: cpuReadbacks(true) },
+      latents, where: 'cpu', unetCalls: calls(true), readbacks: { denoise: calls(true) },
       graphCapture: { on: false, reason: 'out of memory with the guidance batch of 2: the loop ran again as batch-1 calls on the CPU side' },
     };
   }
@@ -130,9 +137,9 @@ export function isOutOfMemory(e: unknown): boolean {
   return /out of memory|bad_alloc|failed to allocate|allocation failed|OOM\b/i.test(String((e as Error)?.message ?? e));
 }
 
-/** Whether the model ships the step graphs the device loop needs. */
-export function canDenoiseOnDevice(manifest: ModelManifest, d: LatentDims): boolean {
-  return Boolean(manifest.graphs[d.batch === 2 ? 'denoise_step_cfg' : 'denoise_step']);
+/** Whether the model ships the step graph the device loop needs for this sampler and batch. */
+export function canDenoiseOnDevice(manifest: ModelManifest, sampler: Pick<LoopSampler, 'stepGraphs'>, d: LatentDims): boolean {
+  return Boolean(manifest.graphs[sampler.stepGraphs[d.batch - 1]]);
 }
 
 /** What the device loop did beyond its result. */
@@ -154,7 +161,7 @@ export interface DeviceLoopReport {
  * it (progress, ETA and cancel follow the GPU, not the queue).
  */
 export async function denoiseOnDevice(device: DeviceResidency, open: DeviceOpener, input: DenoiseInput): Promise<DeviceLoopReport> {
-  const { schedule, dims: d } = input;
+  const { sampler, dims: d } = input;
   const latentDims = [1, d.F, d.C, d.h, d.w];
   const batchDims = [d.batch, d.F, d.C, d.h, d.w];
   const sampleDims = [d.batch, d.F, 2 * d.C, d.h, d.w];
@@ -171,8 +178,10 @@ export async function denoiseOnDevice(device: DeviceResidency, open: DeviceOpene
     const timeIds = keep(device.upload({ data: input.timeIds, dims: [d.batch, 3] }));
     const guidance = d.batch === 2 ? keep(device.upload({ data: input.scales, dims: [d.F] })) : undefined;
     // The loop's own buffers.
-    const sample = keep(device.upload({ data: unetSample(scaleModelInput(input.latents, schedule.sigmas[0]), imageLatentsCpu, d), dims: sampleDims }));
-    const timestep = keep(device.upload({ data: Float32Array.of(schedule.timesteps[0]), dims: [1] }));
+    const sample = keep(device.upload({ data: unetSample(sampler.scaleInput(input.latents, 0), imageLatentsCpu, d), dims: sampleDims }));
+    const timestep = keep(device.upload({ data: Float32Array.of(sampler.timesteps[0]), dims: [1] }));
+    // the consistency sampler's fresh noise: written by the CPU each step (4 bytes a latent value), never read back
+    const noise = sampler.stepNoise ? keep(device.allocate(latentDims)) : undefined;
     const noisePred = keep(device.allocate(batchDims));
     const latents = [keep(device.upload({ data: input.latents, dims: latentDims })), keep(device.allocate(latentDims))];
 
@@ -180,24 +189,30 @@ export async function denoiseOnDevice(device: DeviceResidency, open: DeviceOpene
       shapes: { sample: sampleDims, timestep: [1], encoder_hidden_states: [d.batch, 1, d.D], added_time_ids: [d.batch, 3] },
       capture: input.capture,
     });
-    step = await open(d.batch === 2 ? 'denoise_step_cfg' : 'denoise_step', {
-      shapes: { latents: latentDims, noise_pred: batchDims, image_latents: batchDims, coefs: [4], next_divisor: [1], ...(guidance ? { guidance: [d.F] } : {}) },
+    const coefCount = sampler.stepInputs(0).coefs.length;
+    step = await open(sampler.stepGraphs[d.batch - 1], {
+      shapes: {
+        latents: latentDims, noise_pred: batchDims, image_latents: batchDims, coefs: [coefCount], next_divisor: [1],
+        ...(guidance ? { guidance: [d.F] } : {}), ...(noise ? { noise: latentDims } : {}),
+      },
     });
 
-    const steps = schedule.timesteps.length;
+    const steps = sampler.timesteps.length;
     for (let i = 0; i < steps; i++) {
       await input.beforeStep(i);
-      if (i > 0) device.write(timestep, Float32Array.of(schedule.timesteps[i]));
+      if (i > 0) device.write(timestep, Float32Array.of(sampler.timesteps[i]));
       await unet.run({ sample, timestep, encoder_hidden_states: embeds, added_time_ids: timeIds }, { noise_pred: noisePred });
-      const c = eulerStepCoefficients(schedule.sigmas[i], schedule.sigmas[i + 1]);
+      const k = sampler.stepInputs(i);
+      if (noise) device.write(noise, k.noise!);
       await step.run(
         {
           latents: latents[i % 2],
           noise_pred: noisePred,
           image_latents: imageLatents,
-          coefs: { data: Float32Array.of(c.cOut, c.sigmaSqPlusOne, c.sigma, c.dt), dims: [4] },
-          next_divisor: { data: Float32Array.of(sqrtSigmaSqPlusOne(schedule.sigmas[i + 1])), dims: [1] },
+          coefs: { data: k.coefs, dims: [k.coefs.length] },
+          next_divisor: { data: Float32Array.of(k.nextDivisor), dims: [1] },
           ...(guidance ? { guidance } : {}),
+          ...(noise ? { noise } : {}),
         },
         { latents_next: latents[(i + 1) % 2], sample_next: sample },
       );

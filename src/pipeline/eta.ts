@@ -9,10 +9,16 @@ export class EtaEstimator {
   private chunkMs = 0;
   private chunkStart = 0;
 
-  constructor(private readonly steps: number, private readonly chunks: number) {}
+  /** `expectedStepSeconds`: this device's measured speed × the step's work, used until a step has been timed */
+  constructor(private readonly steps: number, private readonly chunks: number, private readonly expectedStepSeconds?: number) {}
 
   secondsLeft(p: Progress): number | undefined {
     const t = now();
+    if (p.stage === 'denoise' && p.step === 0) {
+      // nothing measured yet: the expectation, with decode as about one step per chunk
+      return this.expectedStepSeconds !== undefined ? (this.steps + this.chunks) * this.expectedStepSeconds : undefined;
+    }
+    if (p.stage === 'encode' && this.expectedStepSeconds !== undefined) return (this.steps + this.chunks) * this.expectedStepSeconds;
     if (p.stage === 'denoise') {
       if (p.step === 1) this.stepStart = t - (t - this.start) / 2; // first step includes warm-up; don't trust it fully
       this.stepMs = p.step > 1 ? (t - this.stepStart) / (p.step - 1) : t - this.start;

@@ -9,8 +9,11 @@ import type { ImageInput, SvdRequest } from '../contract/fields.ts';
 import type { FrameBatch, Progress, Stage } from '../contract/job.ts';
 import { resolveSeed } from '../contract/seed.ts';
 import type { ModelRuntime } from '../runtime/types.ts';
-import { eulerKarrasSchedule } from '../numerics/scheduler.ts';
 import { guidanceScales } from '../numerics/guidance.ts';
+import { usesGuidance } from '../contract/work.ts';
+import { unetCallFlops } from '../contract/manifest.ts';
+import type { DenoiseWork } from '../contract/job.ts';
+import { samplerFor } from './sampler.ts';
 import { randn } from '../numerics/rng.ts';
 import { denoise, type LatentDims } from './denoise.ts';
 import { planFraming, type Framing } from './image.ts';
@@ -25,6 +28,13 @@ export interface GenerateOptions {
   latents?: Float32Array;
   /** run the two classifier-free-guidance halves as two batch-1 UNet calls (less memory) */
   splitGuidanceBatch?: boolean;
+  /**
+   * run the guidance batch of 2 even when guidance is off (max guidance ≤ 1), as the reference's arithmetic would
+   * with its check removed: only to show that skipping the unconditional half changes nothing (tests, bench)
+   */
+  forceGuidanceBatch?: boolean;
+  /** seconds a denoising step is expected to take here, so the ETA is shown from the first step */
+  expectedStepSeconds?: number;
   /** on the device loop, capture the UNet's GPU commands once and replay them (default: on) */
   graphCapture?: boolean;
   /** keep float frames in FrameBatch.float */
@@ -46,6 +56,8 @@ export interface GenerateResult {
   ortCall: Record<Stage, number>;
   /** device → CPU copies during the denoising loop (the CPU loop reads every UNet output back) */
   readbacks: { denoise: number };
+  /** the loop's work: sampler, steps, UNet calls made and their FLOPs */
+  work: DenoiseWork;
   loop: 'device' | 'cpu';
   /** whether the device loop replayed captured UNet commands, and why not */
   graphCapture: { on: boolean; reason?: string };
@@ -84,7 +96,7 @@ export async function generateFrames(
   const seed = resolveSeed(request.seed);
   const timer = new StageTimer(runtime.stats);
   const ctx: StepContext = { facts, open: (graph) => timer.time('load', () => runtime.open(graph)), time: (stage, fn) => timer.time(stage, fn) };
-  const eta = new EtaEstimator(request.steps, Math.ceil(F / request.decode_chunk));
+  const eta = new EtaEstimator(request.steps, Math.ceil(F / request.decode_chunk), options.expectedStepSeconds);
   const report = (p: Progress) => options.onProgress?.({ ...p, etaSeconds: eta.secondsLeft(p) });
   const checkCancel = async () => {
     // A macrotask yield first: ORT runs can resolve without returning to the event loop, and a worker would
@@ -93,8 +105,9 @@ export async function generateFrames(
     if (options.signal?.aborted) throw new CancelledError();
   };
 
-  // 1. Classifier-free guidance is on when the largest guidance scale is above 1 (batch of 2, unconditional first).
-  const cfg = request.max_guidance > 1;
+  // 1. Classifier-free guidance is on when the largest guidance scale is above 1 (batch of 2, unconditional first);
+  //    at guidance 1 (the fast model's default) the unconditional half is never computed: one batch-1 UNet call a step.
+  const cfg = usesGuidance(request) || !!options.forceGuidanceBatch;
   const batch = cfg ? 2 : 1;
   report({ stage: 'encode', step: 0, total: 2 });
 
@@ -114,9 +127,9 @@ export async function generateFrames(
   // 5. added_time_ids.
   const timeIds = addedTimeIds(request, batch);
 
-  // 6. Initial latents × init_noise_sigma, on the model's Euler/Karras schedule.
-  const schedule = eulerKarrasSchedule(request.steps, manifest.scheduler);
-  const initialLatents = prepareLatents(seed, latentSize, schedule.initNoiseSigma, options.latents);
+  // 6. Initial latents × init_noise_sigma, on the model's sampler's schedule (Euler/Karras, or AnimateLCM's).
+  const sampler = samplerFor(manifest, request.steps, seed, latentSize);
+  const initialLatents = prepareLatents(seed, latentSize, sampler.initNoiseSigma, options.latents);
 
   // 7. Per-frame guidance scales: linspace(min, max, F).
   const scales = guidanceScales(request.min_guidance, request.max_guidance, F);
@@ -124,11 +137,11 @@ export async function generateFrames(
   // 8. Denoising loop: on the device when the model has the step graphs (WebGPU), else on the CPU.
   const dims: LatentDims = { batch, ...dims0 };
   const loop = await timer.time('denoise', () => denoise(runtime, manifest, {
-    schedule, latents: initialLatents, imageLatent, embeds, timeIds, scales, dims,
+    sampler, latents: initialLatents, imageLatent, embeds, timeIds, scales, dims,
     splitGuidanceBatch: options.splitGuidanceBatch,
     capture: options.graphCapture ?? true,
     beforeStep: checkCancel,
-    afterStep: (i) => report({ stage: 'denoise', step: i + 1, total: schedule.timesteps.length }),
+    afterStep: (i) => report({ stage: 'denoise', step: i + 1, total: sampler.timesteps.length }),
   }, (graph, o) => timer.time('load', () => runtime.resident!.open(graph, o)), ctx.open));
 
   // 9.–10. Decode in chunks to RGBA frames.
@@ -144,6 +157,10 @@ export async function generateFrames(
   return {
     seed, width, height, fps: request.fps, frames, framing,
     timings: timer.wall, ortCall: timer.ortCall, readbacks: loop.readbacks, loop: loop.where, graphCapture: loop.graphCapture,
+    work: {
+      sampler: sampler.name, steps: request.steps, unetCalls: loop.unetCalls, batch,
+      ...(manifest.work ? { flops: request.steps * unetCallFlops(manifest.work, batch, F, dims0.h, dims0.w) } : {}),
+    },
   };
 }
 

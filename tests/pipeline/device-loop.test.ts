@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { denoiseOnCpu, denoiseOnDevice, type DenoiseInput, type LatentDims } from '../../src/pipeline/denoise.ts';
-import { eulerKarrasSchedule } from '../../src/numerics/scheduler.ts';
+import { samplerFor } from '../../src/pipeline/sampler.ts';
+import type { SamplerName } from '../../src/contract/manifest.ts';
 import { guidanceScales } from '../../src/numerics/guidance.ts';
 import { randn } from '../../src/numerics/rng.ts';
 import type { DeviceResidency, DeviceSession, DeviceSessionOptions, DeviceTensor, GraphSession, Tensor32 } from '../../src/runtime/types.ts';
@@ -28,17 +29,26 @@ function fakeUnet(sample: Tensor32, embeds: Float32Array, timestep: number): Flo
   return out;
 }
 
-/** The denoise_step graph's arithmetic, written from its doc comment (guidance, Euler v-prediction, next input). */
-function fakeStep(f: Record<string, Float32Array>, d: LatentDims): { latents_next: Float32Array; sample_next: Float32Array } {
+/**
+ * The step graphs' arithmetic, written from their doc comments: guidance, then Euler v-prediction (denoise_step) or
+ * the consistency function plus fresh noise (consistency_step), then the next UNet input.
+ */
+function fakeStep(graph: GraphName, f: Record<string, Float32Array>, d: LatentDims): { latents_next: Float32Array; sample_next: Float32Array } {
   const n = d.F * d.C * d.h * d.w;
   const frame = d.C * d.h * d.w;
-  const [cOut, s2p1, sigma, dt] = f.coefs;
   const next = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const fr = Math.floor(i / frame);
     const guided = d.batch === 2 ? f32(f.noise_pred[i] + f32(f.guidance[fr] * f32(f.noise_pred[n + i] - f.noise_pred[i]))) : f.noise_pred[i];
-    const x0 = f32(f32(guided * cOut) + f32(f.latents[i] / s2p1));
-    next[i] = f32(f.latents[i] + f32(f32(f32(f.latents[i] - x0) / sigma) * dt));
+    if (graph.startsWith('consistency_step')) {
+      const [cOut, cSkip, noiseScale] = f.coefs;
+      const x0 = f32(f32(cOut * guided) + f32(cSkip * f.latents[i]));
+      next[i] = f32(x0 + f32(f.noise[i] * noiseScale));
+    } else {
+      const [cOut, s2p1, sigma, dt] = f.coefs;
+      const x0 = f32(f32(guided * cOut) + f32(f.latents[i] / s2p1));
+      next[i] = f32(f.latents[i] + f32(f32(f32(f.latents[i] - x0) / sigma) * dt));
+    }
   }
   const sample = new Float32Array(d.batch * n * 2);
   for (let b = 0; b < d.batch; b++) {
@@ -111,7 +121,7 @@ class FakeDevice implements DeviceResidency {
             const sample = feeds.sample as FakeTensor;
             (outputs.noise_pred as FakeTensor).data = fakeUnet({ data: f.sample, dims: [...sample.dims] }, f.encoder_hidden_states, f.timestep[0]);
           } else {
-            const r = fakeStep(f, this.d);
+            const r = fakeStep(graph, f, this.d);
             (outputs.latents_next as FakeTensor).data = r.latents_next;
             (outputs.sample_next as FakeTensor).data = r.sample_next;
           }
@@ -152,16 +162,16 @@ class FakeDevice implements DeviceResidency {
   }
 }
 
-function loopInput(d: LatentDims, steps: number, seed: number, events: string[] = []): DenoiseInput {
-  const schedule = eulerKarrasSchedule(steps);
+function loopInput(d: LatentDims, steps: number, seed: number, events: string[] = [], samplerName: SamplerName = 'euler'): DenoiseInput {
   const n = d.F * d.C * d.h * d.w;
-  const latents = randn(seed, n, { stream: 0 }).map((v) => v * schedule.initNoiseSigma);
+  const sampler = samplerFor({ sampler: samplerName }, steps, seed, n);
+  const latents = randn(seed, n, { stream: 0 }).map((v) => v * sampler.initNoiseSigma);
   const imageLatent = randn(seed, d.C * d.h * d.w, { stream: 1 });
   const embeds = new Float32Array(d.batch * d.D);
   embeds.set(randn(seed, d.D, { stream: 2 }), (d.batch - 1) * d.D);
   const timeIds = new Float32Array(d.batch * 3).map((_, i) => [6, 127, 0.02][i % 3]);
   return {
-    schedule,
+    sampler,
     latents,
     imageLatent,
     embeds,
@@ -191,21 +201,34 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('device-resident denoising loop', () => {
-  for (const batch of [2, 1] as const) {
-    const d: LatentDims = { batch, F: 3, C: 4, h: 2, w: 3, D: 5 };
+  for (const samplerName of ['euler', 'animatelcm'] as const) {
+    for (const batch of [2, 1] as const) {
+      const d: LatentDims = { batch, F: 3, C: 4, h: 2, w: 3, D: 5 };
 
-    it(`computes what the CPU loop computes (batch ${batch}), reading back only the final latents`, async () => {
-      const device = new FakeDevice(d);
-      const report = await denoiseOnDevice(device, (g, o) => device.open(g, o), { ...loopInput(d, 4, 11), capture: true });
-      const expected = await cpuLatents(loopInput(d, 4, 11));
-      // float32 rounding of the same operations in another order: 1e-6 of the largest value
-      expect(maxRelDiff(report.latents, expected)).toBeLessThanOrEqual(1e-6);
-      expect(device.readbacks).toBe(1);
-      expect(report.capture).toEqual({ on: true });
-      // a different seed gives different latents (the comparison above can fail)
-      expect(maxRelDiff((await cpuLatents(loopInput(d, 4, 12))), expected)).toBeGreaterThan(1e-3);
-    });
+      it(`computes what the CPU loop computes (${samplerName}, batch ${batch}), reading back only the final latents`, async () => {
+        const device = new FakeDevice(d);
+        const report = await denoiseOnDevice(device, (g, o) => device.open(g, o), { ...loopInput(d, 4, 11, [], samplerName), capture: true });
+        const expected = await cpuLatents(loopInput(d, 4, 11, [], samplerName));
+        // float32 rounding of the same operations in another order: 1e-6 of the largest value
+        expect(maxRelDiff(report.latents, expected)).toBeLessThanOrEqual(1e-6);
+        expect(device.readbacks).toBe(1);
+        expect(report.capture).toEqual({ on: true });
+        expect(device.sessions[1].graph).toBe(`${samplerName === 'euler' ? 'denoise_step' : 'consistency_step'}${batch === 2 ? '_cfg' : ''}`);
+        // a different seed gives different latents (the comparison above can fail)
+        expect(maxRelDiff((await cpuLatents(loopInput(d, 4, 12, [], samplerName))), expected)).toBeGreaterThan(1e-3);
+      });
+    }
   }
+
+  it('the consistency sampler draws fresh noise each step from the seed: the same seed gives the same latents, the step noise matters', async () => {
+    const d: LatentDims = { batch: 1, F: 3, C: 4, h: 2, w: 3, D: 5 };
+    const a = await cpuLatents(loopInput(d, 4, 11, [], 'animatelcm'));
+    expect(maxRelDiff(await cpuLatents(loopInput(d, 4, 11, [], 'animatelcm')), a)).toBe(0);
+    // same initial latents and conditioning, other step noise (another seed for the sampler only): another result
+    const other = loopInput(d, 4, 11, [], 'animatelcm');
+    other.sampler = samplerFor({ sampler: 'animatelcm' }, 4, 99, d.F * d.C * d.h * d.w);
+    expect(maxRelDiff(await cpuLatents(other), a)).toBeGreaterThan(1e-3);
+  });
 
   const d: LatentDims = { batch: 2, F: 3, C: 4, h: 2, w: 3, D: 5 };
 
