@@ -126,6 +126,45 @@ test.describe('generation worker in Chromium', () => {
     expect(Math.max(...frames(captured)) - Math.min(...frames(captured))).toBeGreaterThan(0.01);
   });
 
+  // Guidance 1 (min = max = 1, the fast model's default) skips the unconditional half: one batch-1 UNet call per
+  // step, counted by the loop; the same request run as the guided batch of 2 at scale 1 must give the same frames.
+  function expectGuidanceOneSkips(device: string, skipped: PipelineJobReport, guided: PipelineJobReport, steps: number): void {
+    expect(skipped.outcome, skipped.error?.message).toBe('result');
+    expect(guided.outcome, guided.error?.message).toBe('result');
+    expect(skipped.result!.work).toMatchObject({ steps, unetCalls: steps, batch: 1 });
+    expect(guided.result!.work).toMatchObject({ steps, unetCalls: steps, batch: 2 });
+    const a = Float32Array.from(skipped.floatFrames!);
+    const b = Float32Array.from(guided.floatFrames!);
+    let scale = 0;
+    for (const v of b) scale = Math.max(scale, Math.abs(v));
+    const rel = maxAbsDiff(a, b) / scale;
+    console.log(`${device}: guidance 1, batch 1 vs the guided batch of 2 at scale 1: max|Δ|/max = ${rel.toExponential(2)}`);
+    // u + 1·(c − u) equals c up to float32 rounding: the issue's bound, 1e-6 relative
+    expect(rel).toBeLessThanOrEqual(1e-6);
+    expect(Math.max(...a) - Math.min(...a)).toBeGreaterThan(0.01);
+  }
+
+  test('wasm: guidance 1 runs one batch-1 UNet call per step and equals the guided batch of 2 at scale 1 (1e-6 relative)', async ({ harnessPage: app }) => {
+    const request = { ...seededRequest, min_guidance: 1, max_guidance: 1 };
+    const job: PipelineJob = { image: imageJson, request, floatFrames: true };
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [job, { ...job, forceGuidanceBatch: true }] });
+    expectGuidanceOneSkips('wasm', report.jobs[0], report.jobs[1], request.steps);
+  });
+
+  test('webgpu: guidance 1 on the device loop (batch-1 step graph) equals the guided batch of 2 at scale 1 (1e-6 relative)', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(30 * 60_000);
+    // the smallest size that runs every stage, 2 steps: SwiftShader takes about a minute per batch-2 UNet call here
+    const request = { ...seededRequest, min_guidance: 1, max_guidance: 1, steps: 2, width: 16, height: 16 };
+    const job: PipelineJob = { image: imageJson, request, floatFrames: true };
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [job, { ...job, forceGuidanceBatch: true }] });
+    expect(report.device).toBe('webgpu');
+    for (const j of report.jobs) {
+      expect(j.result?.loop).toBe('device');
+      expect(j.result?.readbacks.denoise).toBe(1);
+    }
+    expectGuidanceOneSkips('webgpu', report.jobs[0], report.jobs[1], request.steps);
+  });
+
   test('cancel during the UNet loop stops within one step, then the worker takes the next job', async ({ harnessPage: app }) => {
     const long: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 10 }, cancelAtDenoiseStep: 2 };
     const next: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2 } };

@@ -70,6 +70,8 @@ export interface GenerateJob {
   graphCapture?: boolean;
   /** run the two guidance halves as separate UNet calls (less memory) */
   splitGuidanceBatch?: boolean;
+  /** run the guidance batch of 2 even at guidance 1, to compare with skipping it (tests, bench) */
+  forceGuidanceBatch?: boolean;
   /**
    * seconds one denoising step is expected to take on this device (measured seconds per TFLOP × the step's TFLOP),
    * so the time left is shown from the first step; the measured step time replaces it as steps finish

@@ -2,6 +2,7 @@
  * Types of the self-test harness (harness.html → window.__svdHarness). Lib-neutral (no DOM/WebWorker types), so
  * the Node e2e suite can import them type-only.
  */
+import type { DenoiseWork } from '../contract/job.ts';
 
 export interface AdapterReport {
   ok: boolean;
@@ -93,11 +94,13 @@ export interface PipelineJob {
   cancelAtDenoiseStep?: number;
   /** WebGPU: capture the UNet's GPU commands (default on) */
   graphCapture?: boolean;
+  /** run the guidance batch of 2 even at guidance 1 (to compare with skipping it) */
+  forceGuidanceBatch?: boolean;
 }
 
 export interface PipelineJobReport {
   outcome: 'result' | 'cancelled' | 'error';
-  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu'; graphCapture: { on: boolean; reason?: string } };
+  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu'; graphCapture: { on: boolean; reason?: string }; work: DenoiseWork };
   error?: { code: string; message: string };
   progress: { stage: string; step: number; total: number; etaSeconds?: number }[];
   frameBatches: number;

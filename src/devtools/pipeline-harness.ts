@@ -29,6 +29,7 @@ async function runJob(engine: WorkerEngine, job: PipelineJob): Promise<PipelineJ
         latents: job.latents ? Float32Array.from(job.latents) : undefined,
         floatFrames: job.floatFrames,
         graphCapture: job.graphCapture,
+        forceGuidanceBatch: job.forceGuidanceBatch,
       },
       {
         onProgress: (p) => {

@@ -70,6 +70,7 @@ export class InProcessEngine implements LocalEngine {
         graphCapture: job.graphCapture,
         splitGuidanceBatch: job.splitGuidanceBatch,
         expectedStepSeconds: job.expectedStepSeconds,
+        forceGuidanceBatch: job.forceGuidanceBatch,
         signal: options.signal,
         onProgress: options.onProgress,
         onFrames: options.onFrames,

@@ -17,6 +17,8 @@ import { decodeImageFile } from '../../src/io/image-file.ts';
 import { convertCheckpoint } from '../../src/compiler/convert-folder.ts';
 import { synthesizeCheckpoint, synthesizeUnetFile, ANIMATELCM_UNET_FILE } from '../../src/compiler/synthetic/write.ts';
 import { animateLcmSchedule } from '../../src/numerics/animatelcm.ts';
+import { applyGuidance, guidanceScales } from '../../src/numerics/guidance.ts';
+import { samplerFor } from '../../src/pipeline/sampler.ts';
 import { randn } from '../../src/numerics/rng.ts';
 import { fixturePath, maxAbs, maxAbsDiff } from '../support/fixtures.ts';
 import { fixtureModel } from '../support/models.ts';
@@ -140,4 +142,51 @@ describe('a fast model (AnimateLCM layout) converts and runs its consistency sam
     const c = await run(fastDir, { ...fields, seed: 6 });
     expect(c.result.frames.map((f) => Buffer.from(f).toString('base64'))).not.toEqual(a.result.frames.map((f) => Buffer.from(f).toString('base64')));
   }, 120_000);
+
+  it('the consistency step graphs (batch 1 and CFG) compute the CPU step in onnxruntime: next latents and next UNet input', async () => {
+    const m = readModelManifest(fastDir);
+    const runtime = new NodeRuntime(fastDir, m, { device: 'cpu' });
+    const [F, C, h, w] = [3, 4, 2, 3];
+    const n = F * C * h * w;
+    const sampler = samplerFor(m, 4, 9, n);
+    const latents = randn(1, n, { stream: 0 }).map((v) => v * 13);
+    const imageLatent = randn(1, n, { stream: 1 });
+    for (const batch of [1, 2] as const) {
+      const noisePred = randn(2, batch * n, { stream: 0 });
+      const scales = guidanceScales(1, 2.5, F);
+      const session = await runtime.open(batch === 2 ? 'consistency_step_cfg' : 'consistency_step');
+      for (const i of [1, 3]) {
+        const k = sampler.stepInputs(i);
+        const image = new Float32Array(batch * n);
+        for (let b = 0; b < batch; b++) image.set(imageLatent, b * n);
+        const out = await session.run({
+          latents: { data: latents, dims: [1, F, C, h, w] },
+          noise_pred: { data: noisePred, dims: [batch, F, C, h, w] },
+          image_latents: { data: image, dims: [batch, F, C, h, w] },
+          noise: { data: k.noise!, dims: [1, F, C, h, w] },
+          coefs: { data: k.coefs, dims: [3] },
+          next_divisor: { data: Float32Array.of(k.nextDivisor), dims: [1] },
+          ...(batch === 2 ? { guidance: { data: scales, dims: [F] } } : {}),
+        });
+        const guided = batch === 2 ? applyGuidance(noisePred.subarray(0, n), noisePred.subarray(n), scales, F, n / F) : noisePred;
+        const expected = sampler.step(guided, i, latents);
+        // the same float32 operations: equal up to the EP's fused multiply-adds, 1e-6 of the largest value
+        expect(maxAbsDiff(out.latents_next.data, expected) / maxAbs(expected), `batch ${batch} step ${i}`).toBeLessThanOrEqual(1e-6);
+        const scaledNext = sampler.scaleInput(expected, i + 1);
+        const sample = out.sample_next.data;
+        expect(out.sample_next.dims).toEqual([batch, F, 2 * C, h, w]);
+        for (let b = 0; b < batch; b++) {
+          for (let f = 0; f < F; f++) {
+            const row = (b * F + f) * 2 * C * h * w;
+            const frame = C * h * w;
+            expect(maxAbsDiff(sample.subarray(row, row + frame), scaledNext.subarray(f * frame, (f + 1) * frame))).toBeLessThanOrEqual(1e-6 * maxAbs(scaledNext));
+            expect(maxAbsDiff(sample.subarray(row + frame, row + 2 * frame), imageLatent.subarray(f * frame, (f + 1) * frame))).toBe(0);
+          }
+        }
+        // the last step adds no noise: the consistency function alone
+        if (i === 3) expect(k.coefs[2]).toBe(0);
+      }
+      await session.release();
+    }
+  });
 });
