@@ -15,6 +15,9 @@ import { NodeRuntime } from '../src/runtime/node.ts';
 import { generateFrames } from '../src/pipeline/pipeline.ts';
 import { parseManifest } from '../src/contract/manifest.ts';
 import { validateRequest } from '../src/contract/request.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startModelServer } from './support/model-server.ts';
 
 const MODEL_DIR = join(ROOT, 'public', 'models', 'tiny-random');
 const MODEL_URL = '/models/tiny-random/';
@@ -163,6 +166,41 @@ test.describe('generation worker in Chromium', () => {
       expect(j.result?.readbacks.denoise).toBe(1);
     }
     expectGuidanceOneSkips('webgpu', report.jobs[0], report.jobs[1], request.steps);
+  });
+
+  // A fast model (AnimateLCM layout: synthetic base checkpoint + single-file UNet, converted fp32): its consistency
+  // sampler on the CPU loop (wasm) and on the device loop (WebGPU, consistency_step graph, fresh noise written to the
+  // GPU each step) give the same frames, and the UNet ran once per step at batch 1.
+  test('webgpu: a fast model\'s consistency sampler on the device loop equals the CPU loop (wasm) within 1e-4', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(30 * 60_000);
+    const root = mkdtempSync(join(tmpdir(), 'svd-fast-e2e-'));
+    const { synthesizeCheckpoint, synthesizeUnetFile, ANIMATELCM_UNET_FILE } = await import('../src/compiler/synthetic/write.ts');
+    const { convertCheckpoint } = await import('../src/compiler/convert-folder.ts');
+    synthesizeCheckpoint({ out: join(root, 'svd'), preset: 'tiny', seed: 0 });
+    synthesizeUnetFile({ out: join(root, 'lcm'), preset: 'tiny', seed: 7 });
+    convertCheckpoint({ from: join(root, 'svd'), unetFile: join(root, 'lcm', ANIMATELCM_UNET_FILE), precision: 'fp32', out: join(root, 'models', 'fast'), defaultHeight: 64, defaultWidth: 64 });
+    const server = await startModelServer(join(root, 'models'));
+    try {
+      // 2 steps (noise after the first, none after the last), the smallest size that runs every stage
+      const job: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, min_guidance: 1, max_guidance: 1, width: 16, height: 16 }, floatFrames: true };
+      const cpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'wasm', jobs: [job] });
+      const gpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'webgpu', jobs: [job] });
+      expect(gpu.device).toBe('webgpu');
+      const [c, g] = [cpu.jobs[0], gpu.jobs[0]];
+      expect(c.outcome, c.error?.message).toBe('result');
+      expect(g.outcome, g.error?.message).toBe('result');
+      expect(g.result!.loop).toBe('device');
+      expect(g.result!.readbacks.denoise).toBe(1);
+      for (const j of [c, g]) expect(j.result!.work).toMatchObject({ sampler: 'animatelcm', steps: 2, unetCalls: 2, batch: 1 });
+      const err = maxAbsDiff(Float32Array.from(g.floatFrames!), Float32Array.from(c.floatFrames!));
+      console.log(`fast model: WebGPU device loop vs wasm CPU loop, frames max|Δ| = ${err.toExponential(2)}`);
+      // two EPs' float32 kernels on random weights: the browser-vs-Node bound of this file
+      expect(err).toBeLessThanOrEqual(1e-4);
+      expect(Math.max(...c.floatFrames!) - Math.min(...c.floatFrames!)).toBeGreaterThan(0.01);
+    } finally {
+      await server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test('cancel during the UNet loop stops within one step, then the worker takes the next job', async ({ harnessPage: app }) => {
