@@ -1,6 +1,7 @@
 /**
  * The in-tab conversion (download worker): an official diffusers-layout SVD repository on the Hugging Face Hub →
- * a verified model in OPFS models/<id>/, with the same compiler code and the same bytes as `svd-web convert`.
+ * a verified model in OPFS models/<id>/, with the same compiler code and the same bytes as `svd-web convert`
+ * (with a UNet from a second repository, as `svd-web convert --unet <file>`: the fast model, AnimateLCM).
  *
  *   configs      fetched whole (small), kept in memory
  *   per component (image encoder, VAE, UNet):
@@ -18,10 +19,12 @@
 import { buildManifest, manifestBytes, planConversion, runStep, type ConversionPlan, type ConversionStep } from '../compiler/convert.ts';
 import type { CompiledGraph } from '../compiler/compile.ts';
 import { DEFAULT_SHARD_BYTES, shardName } from '../compiler/writer.ts';
-import type { GraphName, ModelManifest, Precision } from '../contract/manifest.ts';
+import type { GraphName, ModelManifest } from '../contract/manifest.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
-import { openHubFile, resolveUrl, selectCheckpointFiles, type HubFile, type HubListing } from '../hub/hub-api.ts';
-import { CONVERSION_RECORD, filesOf, isStepDone, parseRecord, recordFor, waitUntil, type ConversionRecord } from './conversion-record.ts';
+import { openHubFile, resolveUrl, type HubFile } from '../hub/hub-api.ts';
+import { selectCheckpointFiles } from '../hub/checkpoint-files.ts';
+import { CONVERSION_RECORD, conversionKey, filesOf, isStepDone, parseRecord, recordFor, waitUntil, type ConversionRecord, type HubJobSource } from './conversion-record.ts';
+import { dropStaged, isStaged } from './staged-sources.ts';
 import { ModelDeliveryError, cancelled } from '../models/errors.ts';
 import { folderStoreAt, modelDirectory, openSyncAccess, removeFileAt, removeStagingDirectory, stagingDirectory, type SyncAccessHandle } from '../models/opfs.ts';
 import { MANIFEST_NAME, backoffMs } from '../models/plan.ts';
@@ -33,13 +36,11 @@ import { PreopenedFolder, StagedCheckpoint, shardsToOpen } from './opfs-files.ts
 import { CONVERSION_ORDER, estimateOutputBytes } from './storage-plan.ts';
 
 
-export interface HubConversionJob {
+export interface HubConversionJob extends HubJobSource {
   modelId: string;
   label: string;
   hubUrl: string;
-  listing: HubListing;
   token?: string;
-  precision: Precision;
   tuning?: Partial<TransferTuning>;
   /** tests: wait (until cancelled) after this graph is written, to reload mid-conversion */
   holdAfter?: GraphName;
@@ -63,7 +64,7 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   const tuning = { ...DEFAULT_TUNING, ...job.tuning };
   const { listing } = job;
   const stats: HubConversionStats = { ...newStats(), convertedGraphs: [], reusedGraphs: [], convertMs: 0, verifyMs: 0, waitMs: 0 };
-  const selection = selectCheckpointFiles(listing);
+  const selection = selectCheckpointFiles(listing, job.unet);
   const modelDir = await modelDirectory(job.modelId, true);
   const modelStore = folderStoreAt(modelDir);
   const stagingDir = await stagingDirectory(job.modelId, true);
@@ -71,10 +72,11 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   const hubCtx = (path: string) => ({ hubUrl: job.hubUrl, repo: listing.repo, revision: listing.commit, path, token: job.token, stallTimeoutMs: tuning.stallTimeoutMs });
   const open = (file: HubFile) => openHubFile(resolveUrl(job.hubUrl, listing.repo, listing.commit, file.path), hubCtx(file.path));
 
-  // What an earlier run left: kept only when it converted the same commit at the same precision.
+  // What an earlier run left: kept only when it converted the same commits (both repositories') at the same precision.
   const recordText = await modelStore.readText(CONVERSION_RECORD);
-  const kept = recordFor(recordText, listing.repo, listing.commit, job.precision);
-  const record: ConversionRecord = kept ?? { repo: listing.repo, commit: listing.commit, precision: job.precision, graphs: {} };
+  const key = conversionKey(job);
+  const kept = recordFor(recordText, key);
+  const record: ConversionRecord = kept ?? { ...key, graphs: {} };
   const stale = kept ? null : parseRecord(recordText);
   if (stale) for (const g of Object.values(stale.graphs)) for (const f of filesOf(g!)) await removeFileAt(modelDir, f.path);
   await modelStore.remove(MANIFEST_NAME);
@@ -85,7 +87,9 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   for (const f of selection.configs) texts.set(f.path, await fetchText(f, open(f), tuning, signal));
   const weights = selection.weights;
   const tree = new StagedCheckpoint(listing.repo, texts, Object.values(weights).map((w) => w.path));
-  const plan = planConversion(tree, { precision: job.precision }, (path) => Object.values(weights).find((w) => w.path === path)!.bytes);
+  // A UNet from a second repository is read from its own staged file, as `svd-web convert --unet <file>` reads it.
+  const settings = job.unet ? { precision: job.precision, unetWeights: weights.unet.path, sampler: job.unet.sampler } : { precision: job.precision };
+  const plan = planConversion(tree, settings, (path) => Object.values(weights).find((w) => w.path === path)!.bytes);
   const shardBytes = plan.settings.shardBytes ?? DEFAULT_SHARD_BYTES;
 
   // This worker's progress: convert + verify (verify's bytes are estimates until each graph is written); the
@@ -101,7 +105,7 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
   };
   const totalOf = () => plan.totalWeightBytes + plan.steps.reduce((a, s) => a + outputEstimate(s), 0);
   const progress = new TransferProgress(totalOf(), onProgress, tuning.progressIntervalMs);
-  const isDone = (step: ConversionStep) => isStepDone(record, modelDir, step);
+  const isDone = (step: ConversionStep) => isStepDone(record, modelStore, step);
 
   for (const component of CONVERSION_ORDER) {
     if (signal.aborted) throw cancelled();
@@ -111,8 +115,7 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
     for (const s of steps) if (!(await isDone(s))) pending.push(s);
     if (pending.length === 0) {
       // Converted by an earlier run: its source is not needed again.
-      await staging.remove(file.path);
-      await staging.removePart(file.path);
+      await dropStaged(staging, file.path);
       progress.doneBytes += steps.reduce((a, s) => a + s.weightBytes, 0);
       stats.reusedGraphs.push(...steps.map((s) => s.graph));
       continue;
@@ -122,12 +125,12 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
 
     // Wait for the stager to have downloaded and verified the source.
     progress.file = { path: file.path, doneBytes: 0, bytes: file.bytes, index: CONVERSION_ORDER.indexOf(component), count: CONVERSION_ORDER.length };
-    if ((await staging.finalSize(file.path)) !== file.bytes) {
+    if (!(await isStaged(staging, file))) {
       const tw = Date.now();
       progress.phase = 'downloading';
       progress.message = `waiting for ${file.path} to download`;
       progress.emit(true);
-      await waitUntil(async () => (await staging.finalSize(file.path)) === file.bytes, signal, cancelled);
+      await waitUntil(() => isStaged(staging, file), signal, cancelled);
       stats.waitMs += Date.now() - tw;
     }
 
@@ -147,7 +150,7 @@ export async function convertFromHub(job: HubConversionJob, onProgress: (p: Down
       tree.detach(file.path);
       handle.close();
     }
-    await staging.remove(file.path);
+    await dropStaged(staging, file.path);
   }
 
   for (const step of plan.steps.filter((s) => s.component === null)) {

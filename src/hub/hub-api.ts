@@ -1,7 +1,7 @@
 /**
  * The Hugging Face Hub, as the app uses it: parse what the user typed into a repository id, list a revision's files
- * (sizes and LFS sha256), pick the files of a diffusers-layout Stable Video Diffusion checkpoint, and open those
- * files for the resumable transfer engine (src/models/transfer-file.ts). Every failure becomes a ModelDeliveryError
+ * (sizes and LFS sha256), and open files for the resumable transfer engine (src/models/transfer-file.ts); which files
+ * of a listing make an SVD checkpoint is checkpoint-files.ts. Every failure becomes a ModelDeliveryError
  * whose message names the repository, the file and what to do. Plain fetch only: runs in a Web Worker and in Node.
  */
 import { withResponseTimeout } from '../models/download-files.ts';
@@ -10,7 +10,7 @@ import { backoffMs } from '../models/plan.ts';
 
 export const HUB_URL = 'https://huggingface.co';
 export const TOKENS_PAGE = 'https://huggingface.co/settings/tokens';
-const EXAMPLE_REPO = 'stabilityai/stable-video-diffusion-img2vid-xt';
+export const EXAMPLE_REPO = 'stabilityai/stable-video-diffusion-img2vid-xt';
 
 export interface HubFile {
   path: string;
@@ -259,68 +259,6 @@ function parseListing(text: string, ref: RepoRef): HubListing {
   });
   const gated = json.gated === 'auto' || json.gated === 'manual' ? json.gated : false;
   return { repo: typeof json.id === 'string' ? json.id : ref.repo, revision: ref.revision, commit: json.sha, gated, files };
-}
-
-export type Component = 'unet' | 'vae' | 'image_encoder';
-
-export interface CheckpointFiles {
-  configs: HubFile[];
-  weights: Record<Component, HubFile>;
-  storage: Record<Component, 'fp16' | 'fp32'>;
-  downloadBytes: number;
-}
-
-const REQUIRED_CONFIGS = ['model_index.json', 'unet/config.json', 'vae/config.json', 'image_encoder/config.json'];
-const OPTIONAL_CONFIGS = ['scheduler/scheduler_config.json', 'feature_extractor/preprocessor_config.json'];
-const WEIGHT_STEM: Record<Component, string> = {
-  unet: 'unet/diffusion_pytorch_model',
-  vae: 'vae/diffusion_pytorch_model',
-  image_encoder: 'image_encoder/model',
-};
-
-/** The files of a diffusers-layout SVD checkpoint, fp16 weights preferred; nothing else of the repository. */
-export function selectCheckpointFiles(listing: HubListing): CheckpointFiles {
-  const byPath = new Map(listing.files.map((f) => [f.path, f]));
-  const missing: string[] = [];
-  const binOnly: string[] = [];
-  const configs: HubFile[] = [];
-  for (const p of REQUIRED_CONFIGS) {
-    const f = byPath.get(p);
-    if (f) configs.push(f);
-    else missing.push(p);
-  }
-  for (const p of OPTIONAL_CONFIGS) {
-    const f = byPath.get(p);
-    if (f) configs.push(f);
-  }
-  const weights = {} as Record<Component, HubFile>;
-  const storage = {} as Record<Component, 'fp16' | 'fp32'>;
-  for (const c of Object.keys(WEIGHT_STEM) as Component[]) {
-    const stem = WEIGHT_STEM[c];
-    const f = byPath.get(`${stem}.fp16.safetensors`) ?? byPath.get(`${stem}.safetensors`);
-    if (!f) {
-      missing.push(`${stem}.fp16.safetensors (or ${stem}.safetensors)`);
-      if (byPath.has(`${stem}.bin`) || byPath.has(`${stem}.fp16.bin`)) binOnly.push(c);
-      continue;
-    }
-    weights[c] = f;
-    storage[c] = f.path.endsWith('.fp16.safetensors') ? 'fp16' : 'fp32';
-  }
-  if (missing.length > 0) {
-    const bin = binOnly.length ? ` For ${binOnly.join(', ')} there are only PyTorch .bin weights, which are not supported: safetensors are needed.` : '';
-    throw new ModelDeliveryError(
-      'not-found',
-      `${listing.repo} (revision ${listing.revision}) is not a diffusers-layout Stable Video Diffusion repository: it lacks ${missing.join(', ')}.${bin} Try ${EXAMPLE_REPO}.`,
-      { repo: listing.repo, revision: listing.revision, missing },
-    );
-  }
-  for (const f of Object.values(weights)) {
-    if (!f.sha256) {
-      throw new ModelDeliveryError('http', `Hugging Face lists no sha256 for ${f.path} of ${listing.repo}, so its download cannot be verified.`, { repo: listing.repo, path: f.path });
-    }
-  }
-  const downloadBytes = [...configs, ...Object.values(weights)].reduce((a, f) => a + f.bytes, 0);
-  return { configs, weights, storage, downloadBytes };
 }
 
 export interface HubFileContext {

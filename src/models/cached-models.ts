@@ -3,7 +3,7 @@
  * interrupted, broken), the source.json that says where each came from, deleting one, and the reader the
  * generation worker opens sessions through.
  */
-import { parseManifest, type ModelManifest, type Precision } from '../contract/manifest.ts';
+import { parseManifest, type ModelManifest, type Precision, type SamplerName } from '../contract/manifest.ts';
 import { listFiles, listModelIds, modelDirectory, opfsFileReader, readModelText, removeModelDirectory, removeStagingDirectory } from './opfs.ts';
 import { MANIFEST_NAME, PART_SUFFIX, PENDING_MANIFEST_NAME, sanitizeModelId } from './plan.ts';
 
@@ -13,8 +13,9 @@ export interface ModelSource {
   label: string;
   kind: 'url' | 'import' | 'hub';
   baseUrl?: string;
-  /** kind 'hub': the Hugging Face repository, revision and precision it was converted from */
-  hub?: { repo: string; revision: string; precision: Precision };
+  /** kind 'hub': the Hugging Face repository, revision and precision it was converted from, and the repository its
+   * UNet came from when not that one (the fast model: repository, revision, file, sampler) */
+  hub?: { repo: string; revision: string; precision: Precision; unet?: { repo: string; revision: string; path: string; sampler: SamplerName } };
 }
 
 export const SOURCE_NAME = 'source.json';

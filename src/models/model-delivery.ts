@@ -19,8 +19,9 @@ import { sha256Hex } from './sha256.ts';
 import { formatGB } from '../common/format.ts';
 import { checkQuota, requestPersistence } from './site-storage.ts';
 import { DEFAULT_TUNING, type TransferStats, type TransferTuning } from './transfer-tuning.ts';
-import type { GraphName, Precision } from '../contract/manifest.ts';
-import { HUB_URL, fetchRepoListing, selectCheckpointFiles } from '../hub/hub-api.ts';
+import type { GraphName, Precision, SamplerName } from '../contract/manifest.ts';
+import { HUB_URL, fetchRepoListing, type RepoRef } from '../hub/hub-api.ts';
+import { selectCheckpointFiles } from '../hub/checkpoint-files.ts';
 import { planStorage, type StoragePlan } from '../convert/storage-plan.ts';
 import { ProgressMerge } from '../convert/progress-merge.ts';
 import type { HubConversionStats } from '../convert/hub-conversion.ts';
@@ -178,11 +179,22 @@ export interface HubDownloadRequest {
   repo: string;
   revision: string;
   precision: Precision;
+  /** the UNet from another repository (the fast model): nothing else of it is downloaded, nor the base's UNet weights */
+  unet?: HubUnetRequest;
   /** a Hugging Face access token (gated repositories); sent to the Hub only */
   token?: string;
   hubUrl?: string;
   /** tests: hold after this graph is written (to reload mid-conversion) */
   holdAfter?: GraphName;
+}
+
+export interface HubUnetRequest {
+  repo: string;
+  revision: string;
+  /** the single-file UNet's path in that repository */
+  path: string;
+  /** the sampler it was trained for */
+  sampler: SamplerName;
 }
 
 export interface HubTransferResult extends TransferResult {
@@ -213,11 +225,12 @@ export async function downloadFromHub(req: HubDownloadRequest, opts: TransferOpt
   const id = sanitizeModelId(req.id);
   const hubUrl = req.hubUrl ?? HUB_URL;
   opts.onProgress?.({ phase: 'manifest', doneBytes: 0, totalBytes: 0, bytesPerSecond: 0, etaSeconds: null, networkBytes: 0 });
-  const listing = await fetchRepoListing(
-    { repo: req.repo, revision: req.revision },
-    { hubUrl, token: req.token, signal: opts.signal, maxAttempts: tuning.maxAttempts, backoffBaseMs: tuning.backoffBaseMs, backoffCapMs: tuning.backoffCapMs, timeoutMs: tuning.stallTimeoutMs },
-  );
-  const selection = selectCheckpointFiles(listing);
+  const list = (ref: RepoRef) =>
+    fetchRepoListing(ref, { hubUrl, token: req.token, signal: opts.signal, maxAttempts: tuning.maxAttempts, backoffBaseMs: tuning.backoffBaseMs, backoffCapMs: tuning.backoffCapMs, timeoutMs: tuning.stallTimeoutMs });
+  const listing = await list({ repo: req.repo, revision: req.revision });
+  // A UNet from a second repository: its own listing (its commit, its file's LFS sha256, its own refusals).
+  const unet = req.unet ? { listing: await list({ repo: req.unet.repo, revision: req.unet.revision }), path: req.unet.path, sampler: req.unet.sampler } : undefined;
+  const selection = selectCheckpointFiles(listing, unet);
   const source = (c: keyof typeof selection.weights) => ({ bytes: selection.weights[c].bytes, storage: selection.storage[c] });
   const storagePlan = planStorage(
     { image_encoder: source('image_encoder'), vae: source('vae'), unet: source('unet') },
@@ -226,7 +239,7 @@ export async function downloadFromHub(req: HubDownloadRequest, opts: TransferOpt
   );
   await checkQuota(Math.max(0, storagePlan.peakBytes - (await bytesKept(id))), `${req.label} (download ${formatGB(storagePlan.downloadBytes)}, converted ≈ ${formatGB(storagePlan.outputBytes)}, at most ${formatGB(storagePlan.peakBytes)} at once while converting)`);
   const persisted = await requestPersistence();
-  await writeSource({ id, label: req.label, kind: 'hub', hub: { repo: listing.repo, revision: req.revision, precision: req.precision } });
+  await writeSource({ id, label: req.label, kind: 'hub', hub: { repo: listing.repo, revision: req.revision, precision: req.precision, ...(req.unet ? { unet: { ...req.unet, repo: unet!.listing.repo } } : {}) } });
   // Two download workers at once: the stager downloads, the converter converts what has arrived (the UNet downloads
   // while the image encoder and the VAE convert). The first failure stops both and is the one reported.
   const t0 = Date.now();
@@ -241,7 +254,7 @@ export async function downloadFromHub(req: HubDownloadRequest, opts: TransferOpt
       both.abort();
       throw e;
     });
-  const common = { modelId: id, hubUrl, listing, token: req.token, precision: req.precision, tuning: opts.tuning };
+  const common = { modelId: id, hubUrl, listing, unet, token: req.token, precision: req.precision, tuning: opts.tuning };
   const [staged, converted] = await Promise.allSettled([
     guard(runDownloadWorker({ kind: 'hub-stage', payload: common }, { signal: both.signal, tuning: opts.tuning, onProgress: (p) => merge.fromStager(p) })),
     guard(runDownloadWorker({ kind: 'hub-convert', payload: { ...common, label: req.label, holdAfter: req.holdAfter } }, { signal: both.signal, tuning: opts.tuning, onProgress: (p) => merge.fromConverter(p) })),

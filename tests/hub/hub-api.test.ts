@@ -15,9 +15,9 @@ import {
   parseRepoInput,
   resolveUrl,
   retryGaveUp,
-  selectCheckpointFiles,
   type HubListing,
 } from '../../src/hub/hub-api.ts';
+import { selectCheckpointFiles } from '../../src/hub/checkpoint-files.ts';
 import { ModelDeliveryError } from '../../src/models/errors.ts';
 
 const SVD = 'stabilityai/stable-video-diffusion-img2vid-xt';

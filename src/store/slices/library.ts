@@ -14,9 +14,10 @@ import { deleteModel, listCachedModels, type CachedModel } from '../../models/ca
 import { ModelDeliveryError } from '../../models/errors.ts';
 import { downloadFromHub, downloadModel, importModelFolder, type TransferResult } from '../../models/model-delivery.ts';
 import type { DownloadProgress } from '../../models/progress.ts';
-import { HUB_CHECKPOINTS, MODEL_REGISTRY, hubModelId, type HubCheckpoint, type ModelRecord } from '../../models/registry.ts';
+import { HUB_CHECKPOINTS, MODEL_REGISTRY, hubEntryModelId, hubModelId, type HubCheckpoint, type ModelRecord } from '../../models/registry.ts';
 import { HUB_URL, TOKENS_PAGE, modelPageUrl, parseRepoInput } from '../../hub/hub-api.ts';
-import { estimateOutputBytes, planStorage } from '../../convert/storage-plan.ts';
+import { replacementStorage } from '../../hub/checkpoint-files.ts';
+import { CONVERSION_ORDER, estimateOutputBytes, planStorage, type ComponentSource } from '../../convert/storage-plan.ts';
 import { localTestUrl } from '../../common/local-url.ts';
 import type { GraphName, Precision } from '../../contract/manifest.ts';
 import { storageStatus } from '../../models/site-storage.ts';
@@ -83,15 +84,23 @@ export const HUB_TOKEN_KEY = 'svd-web:hf-token';
 export { TOKENS_PAGE };
 export type { HubCheckpoint };
 
-/** What the Hub panel shows for an official checkpoint at a precision: the converted size, the storage needed at the peak. */
-export function hubEntryFacts(c: HubCheckpoint, precision: Precision): { modelId: string; convertedBytes: number; peakBytes: number; pageUrl: string } {
+/**
+ * What the Hub panel shows for a registry entry at a precision: the converted size, the storage needed at the peak,
+ * the model page of each repository it downloads from (an fp32 UNet from another repository counts as fp32).
+ */
+export function hubEntryFacts(
+  c: HubCheckpoint,
+  precision: Precision,
+): { modelId: string; convertedBytes: number; peakBytes: number; pageUrl: string; unet?: { pageUrl: string; storage: 'fp16' | 'fp32' } } {
   const w = c.weightBytes;
-  const plan = planStorage({ image_encoder: { bytes: w.image_encoder, storage: 'fp16' }, vae: { bytes: w.vae, storage: 'fp16' }, unet: { bytes: w.unet, storage: 'fp16' } }, precision);
+  const source = (k: keyof typeof w): ComponentSource => ({ bytes: w[k], storage: k === 'unet' && c.unet ? replacementStorage(c.unet.path) : 'fp16' });
+  const sources = { image_encoder: source('image_encoder'), vae: source('vae'), unet: source('unet') };
   return {
-    modelId: hubModelId(c.repo, precision),
-    convertedBytes: estimateOutputBytes({ bytes: c.downloadBytes, storage: 'fp16' }, precision, 1),
-    peakBytes: plan.peakBytes,
+    modelId: hubEntryModelId(c, precision),
+    convertedBytes: CONVERSION_ORDER.reduce((a, k) => a + estimateOutputBytes(sources[k], precision, 1), 0),
+    peakBytes: planStorage(sources, precision).peakBytes,
     pageUrl: modelPageUrl('https://huggingface.co', c.repo),
+    ...(c.unet ? { unet: { pageUrl: modelPageUrl('https://huggingface.co', c.unet.repo), storage: sources.unet.storage } } : {}),
   };
 }
 
@@ -216,6 +225,7 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
         let revision: string;
         let label: string;
         const known = checkpointId ? hub.checkpoints.find((c) => c.id === checkpointId) : undefined;
+        const unet = known?.unet ? { repo: known.unet.repo, revision: known.unet.revision, path: known.unet.path, sampler: known.unet.sampler } : undefined;
         if (known) {
           ({ repo, revision } = known);
           label = `${known.label} — ${precision}`;
@@ -228,10 +238,10 @@ export function createModelStore(records: ModelRecord[] = MODEL_REGISTRY, tuning
           }
           label = `${repo}${revision !== 'main' ? `@${revision}` : ''} — ${precision}`;
         }
-        const id = hubModelId(repo, precision);
+        const id = known ? hubEntryModelId(known, precision) : hubModelId(repo, precision);
         const jobId = known ? id : HUB_CUSTOM_JOB;
         await run(jobId, 'hub', (o) =>
-          downloadFromHub({ id, label, repo, revision, precision, token: hub.token || undefined, hubUrl: hub.url, holdAfter: hub.holdAfter }, { ...o, tuning: get().tuning }),
+          downloadFromHub({ id, label, repo, revision, precision, unet, token: hub.token || undefined, hubUrl: hub.url, holdAfter: hub.holdAfter }, { ...o, tuning: get().tuning }),
         );
         if (!known) set((s) => ({ jobs: { ...s.jobs, [id]: s.jobs[HUB_CUSTOM_JOB] } }));
       },

@@ -43,15 +43,27 @@ export function HubPanel({ store }: { store: ModelStore }): ReactNode {
   }, [store]);
 
   const entry = (c: HubCheckpoint) => {
-    const { modelId: id, convertedBytes: converted, peakBytes, pageUrl } = hubEntryFacts(c, precision);
+    const { modelId: id, convertedBytes: converted, peakBytes, pageUrl, unet } = hubEntryFacts(c, precision);
     const job = jobs[id];
     const have = cached.find((m) => m.id === id);
+    const link = (href: string, text: string) => (
+      <a href={href} target="_blank" rel="noreferrer">
+        {text}
+      </a>
+    );
     return (
       <li key={c.id} className="hub-entry" data-testid={`hub-entry-${c.id}`}>
-        <strong>{c.label}</strong> · <a href={pageUrl} target="_blank" rel="noreferrer">{c.repo}</a>
-        <div className="model-note">
-          Download ≈ {formatBytes(c.downloadBytes)} (fp16 weights) · becomes ≈ {formatBytes(converted)} as {precision} · needs ≈ {formatBytes(peakBytes)} free while converting · {c.frames} frames at {c.resolution.width}×{c.resolution.height} · licence:{' '}
-          <a href={c.licence.url} target="_blank" rel="noreferrer">{c.licence.name}</a>
+        <strong>{c.label}</strong> · {link(pageUrl, c.repo)}
+        {c.unet && unet && <> + UNet from {link(unet.pageUrl, c.unet.repo)}</>}
+        <div className="model-note" data-testid={`hub-facts-${c.id}`}>
+          Download ≈ {formatBytes(c.downloadBytes)} ({c.unet && unet ? `fp16 image encoder and VAE + the UNet, ${c.unet.path}, in ${unet.storage}; not ${c.repo}'s own UNet` : 'fp16 weights'}) · becomes ≈ {formatBytes(converted)} as {precision} · needs ≈ {formatBytes(peakBytes)} free while converting · {c.frames} frames at {c.resolution.width}×{c.resolution.height} ·{' '}
+          {c.unet ? (
+            <>
+              licence: UNet: {c.unet.licence.name} ({link(c.unet.licence.url, c.unet.licence.url)}); image encoder and VAE ({c.repo}): {link(c.licence.url, c.licence.name)}
+            </>
+          ) : (
+            <>licence: {link(c.licence.url, c.licence.name)}</>
+          )}
         </div>
         {c.note && <div className="model-note">{c.note}</div>}
         {job?.running ? (
