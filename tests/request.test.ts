@@ -4,6 +4,7 @@ import {
   FIELD_NAMES,
   REQUEST_FIELDS,
   SEED_MAX,
+  contextForModel,
   formatRequestErrors,
   segmindBody,
   validateRequest,
@@ -263,6 +264,31 @@ describe('resolution', () => {
     expect(one({ resolution: 'huge' }).message).toMatch(/^resolution must be "model-default", one of "1024x576", .* \(got "huge"\)$/);
     expect(one({ resolution: '500x500' }).message)
       .toBe('resolution must have a width and height that are multiples of 8 from 16 to 2048 (got "500x500")');
+  });
+});
+
+describe("a model's recommended settings (manifest.requestDefaults)", () => {
+  const FAST = { steps: 4, min_guidance: 1, max_guidance: 1 };
+  const facts = { defaultFrames: 25 };
+
+  it('fill the fields a request leaves out; given fields win', () => {
+    expect(ok({}, contextForModel(facts, FAST))).toMatchObject({ steps: 4, min_guidance: 1, max_guidance: 1, frames: 25 });
+    expect(ok({ steps: '8' }, contextForModel(facts, FAST))).toMatchObject({ steps: 8, min_guidance: 1, max_guidance: 1 });
+    expect(ok({ max_guidance: 2.5 }, contextForModel(facts, FAST))).toMatchObject({ steps: 4, max_guidance: 2.5 });
+    expect(ok({ steps: null }, contextForModel(facts, FAST)).steps).toBe(4);
+  });
+
+  it('without them (or with the one-argument call) the request defaults', () => {
+    expect(contextForModel(facts)).toEqual({ backend: 'local', maxFrames: 25, defaultFrames: 25 });
+    expect(ok({}, contextForModel(facts))).toMatchObject({ steps: 25, min_guidance: 1, max_guidance: 3 });
+    expect(ok({}, contextForModel(undefined, undefined))).toMatchObject({ steps: 25, frames: 14 });
+  });
+
+  it('a recommendation out of range is not used; a clash with a given value is the given field\'s error', () => {
+    expect(ok({}, contextForModel(facts, { steps: 0, min_guidance: 1.5, max_guidance: 99 }))).toMatchObject({ steps: 25, min_guidance: 1.5, max_guidance: 3 });
+    expect(ok({}, contextForModel(facts, { steps: 2.5 })).steps).toBe(25);
+    const e = one({ min_guidance: 2 }, contextForModel(facts, FAST));
+    expect(e.message).toBe('min_guidance must not be above max_guidance (got min_guidance 2 and max_guidance 1)');
   });
 });
 

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { contextForModel, formatRequestErrors, REQUEST_FIELDS, validateRequest } from '../contract/request.ts';
 import { EngineError, type FrameBatch } from '../contract/job.ts';
-import type { ModelManifest } from '../contract/manifest.ts';
+import type { ModelManifest, RequestDefaults } from '../contract/manifest.ts';
+import type { SvdRequest } from '../contract/request.ts';
 import { InProcessEngine } from '../engine/in-process.ts';
 import { NodeModelHost, readModelManifest } from '../engine/node-host.ts';
 import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
@@ -41,7 +42,10 @@ export const GENERATE_USAGE = `svd-web generate --model <dir> --image <file> --o
   --split-guidance       run the two guidance halves as separate UNet calls (less memory)
 ${Object.entries(REQUEST_FLAGS)
   .map(([flag, field]) => `  --${flag.padEnd(20)} ${REQUEST_FIELDS[field].help}`)
-  .join('\n')}`;
+  .join('\n')}
+
+  Steps and guidance not given take the model's recommended values where it has them (a fast AnimateLCM model:
+  4 steps without guidance), else ${REQUEST_FIELDS.steps.default} steps with guidance ${REQUEST_FIELDS.min_guidance.default} to ${REQUEST_FIELDS.max_guidance.default}.`;
 
 export async function runGenerate(argv: string[]): Promise<void> {
   const requestOptions = Object.fromEntries(Object.keys(REQUEST_FLAGS).map((f) => [f, { type: 'string' as const }]));
@@ -72,16 +76,8 @@ export async function runGenerate(argv: string[]): Promise<void> {
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got "${device}")`);
 
   const manifest = readManifest(values.model);
-  const raw: Record<string, unknown> = {};
-  for (const [flag, field] of Object.entries(REQUEST_FLAGS)) {
-    const v = (values as Record<string, unknown>)[flag] as string | undefined;
-    // numbers typed on the command line are numbers, so messages read "(got 0)" exactly as the app's do
-    if (v !== undefined) raw[field] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v) : v;
-  }
-  const checked = validateRequest(raw, contextForModel(manifest.pipeline));
-  if (!checked.ok) throw new UsageError(formatRequestErrors(checked.errors));
-  for (const w of checked.warnings) console.error(`note: ${w}`);
-  const request = checked.request;
+  const { request, notes } = requestFromFlags(values as Record<string, unknown>, manifest);
+  for (const n of notes) console.error(`note: ${n}`);
 
   let image;
   try {
@@ -125,6 +121,30 @@ export async function runGenerate(argv: string[]): Promise<void> {
     `${values.out ?? values['frames-out']}: ${formatSeconds(total)} total — load ${formatSeconds(t.load / 1000)}, encode ${formatSeconds(t.encode / 1000)}, ` +
       `denoise ${formatSeconds(t.denoise / 1000)}, decode ${formatSeconds(t.decode / 1000)}; seed ${result.seed}`,
   );
+}
+
+/**
+ * The request of the flags, checked against the model: its frame limit, and its recommended settings
+ * (manifest.requestDefaults: the fast model's 4 steps without guidance) for the flags not given. Notes: warnings,
+ * and which recommended settings were used.
+ */
+export function requestFromFlags(values: Record<string, unknown>, manifest: Pick<ModelManifest, 'pipeline' | 'requestDefaults' | 'sampler'>): { request: SvdRequest; notes: string[] } {
+  const raw: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(REQUEST_FLAGS)) {
+    const v = values[flag] as string | undefined;
+    // numbers typed on the command line are numbers, so messages read "(got 0)" exactly as the app's do
+    if (v !== undefined) raw[field] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v) : v;
+  }
+  const checked = validateRequest(raw, contextForModel(manifest.pipeline, manifest.requestDefaults));
+  if (!checked.ok) throw new UsageError(formatRequestErrors(checked.errors));
+  const notes = [...checked.warnings];
+  const used = Object.keys(manifest.requestDefaults ?? {}).filter((f) => raw[f] === undefined) as (keyof RequestDefaults)[];
+  if (used.length > 0) {
+    const who = manifest.sampler === 'animatelcm' ? 'this fast model (AnimateLCM)' : 'this model';
+    const flags = Object.entries(REQUEST_FLAGS).filter(([, f]) => (used as string[]).includes(f)).map(([flag]) => `--${flag}`);
+    notes.push(`using the settings ${who} is made for: ${used.map((f) => `${f} ${checked.request[f]}`).join(', ')} (${flags.join(', ')} to change)`);
+  }
+  return { request: checked.request, notes };
 }
 
 const STAGE_WEIGHT = { load: 0, encode: 0.05, denoise: 0.85, decode: 0.1 } as const;

@@ -9,6 +9,7 @@ import {
 } from './fields.ts';
 
 import { stripDataUrl } from '../common/base64.ts';
+import type { RequestDefaults } from './manifest.ts';
 
 export * from './fields.ts';
 export { SEED_MAX } from './seed.ts';
@@ -19,11 +20,30 @@ export interface ValidationContext {
   maxFrames?: number;
   /** the frame count used when the request has none (e.g. the model's native 14 or 25); default 14 */
   defaultFrames?: number;
+  /**
+   * the values a model recommends for fields the request does not give (manifest.requestDefaults: the fast model's
+   * 4 steps without guidance), used instead of REQUEST_FIELDS' defaults; a value out of the field's range is ignored
+   */
+  requestDefaults?: RequestDefaults;
 }
 
-/** The limits a local model sets: its frame limit (at least DEFAULT_MAX_LOCAL_FRAMES) and its native frame count. */
-export function contextForModel(facts: { defaultFrames: number } | undefined): ValidationContext {
-  return { backend: 'local', maxFrames: localMaxFrames(facts?.defaultFrames), defaultFrames: facts?.defaultFrames };
+/**
+ * The limits and defaults a local model sets: its frame limit (at least DEFAULT_MAX_LOCAL_FRAMES), its native frame
+ * count, and the settings it recommends (manifest.requestDefaults) for fields a request leaves out.
+ */
+export function contextForModel(facts: { defaultFrames: number } | undefined, requestDefaults?: RequestDefaults): ValidationContext {
+  const ctx: ValidationContext = { backend: 'local', maxFrames: localMaxFrames(facts?.defaultFrames), defaultFrames: facts?.defaultFrames };
+  if (requestDefaults) ctx.requestDefaults = requestDefaults;
+  return ctx;
+}
+
+/** The default of a numeric field under `ctx`: the model's recommendation when it is in range, else REQUEST_FIELDS'. */
+export function fieldDefault(name: FieldName, ctx: Pick<ValidationContext, 'requestDefaults'> = {}): number | undefined {
+  const spec = REQUEST_FIELDS[name];
+  const own = (ctx.requestDefaults as Partial<Record<FieldName, unknown>> | undefined)?.[name];
+  if (typeof own === 'number' && Number.isFinite(own) && own >= (spec.min ?? -Infinity) && own <= (spec.max ?? Infinity)
+    && (spec.type !== 'integer' || Number.isInteger(own))) return own;
+  return typeof spec.default === 'number' ? spec.default : undefined;
 }
 
 /** The local frame limit for a model whose native count is `defaultFrames`. */
@@ -147,8 +167,7 @@ export function validateRequest(input: unknown, ctx: ValidationContext): Validat
 
   const numberField = (name: FieldName, integer: boolean, min: number, max: number, range: string): number | undefined => {
     const raw = input[name];
-    const spec = REQUEST_FIELDS[name];
-    if (!given(name)) return typeof spec.default === 'number' ? spec.default : undefined;
+    if (!given(name)) return fieldDefault(name, ctx);
     const n = toNumber(raw);
     if (n === undefined || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
       errors.push(error(name, raw, range));
