@@ -6,7 +6,8 @@
  *    32×16 frames, 3 frames, 2 steps; progress advances through the stages, frames fill the strip, the MP4 plays
  *    in the page's <video> with duration ≈ frames / fps, and ffprobe reports h264 / yuv420p / 3 frames / the fps
  *    (a test of its own, skipped with the reason when ffprobe is missing). GIF and WebM exports and "Copy as base64"
- *    work.
+ *    work. Before a run, the work of the request shows next to Generate (steps × UNet calls, FLOPs); after a run on
+ *    the CPU, the time it will take on this device (measured seconds per TFLOP, kept in localStorage).
  * 2. Segmind: the same flow against the local contract server (tests/support/segmind-server.ts), pointed at with
  *    the test-only `?segmindEndpoint=http://127.0.0.1:…` override; 401, 406 (credits and content type), 429 (with
  *    its reset time), 500 and a network failure are shown in plain words; remaining credits and the seed used are
@@ -340,6 +341,41 @@ test.describe('app: picture in, video out on this device (WebGPU, tiny demo mode
     await expect(caption).toHaveText(/the outlined 94% of the picture is used/);
     expect(await page.getByTestId('crop-box').count()).toBe(1);
     console.log('framing:', await caption.textContent());
+  });
+
+  test('shows the work next to Generate before a run, and the time on this CPU after one', async ({ app: s }) => {
+    const { page } = s;
+    test.setTimeout(400_000);
+    // Automatic picks the CPU here (SwiftShader is a software adapter): the small, quick local path.
+    await expect(page.getByTestId('backend-decision')).toHaveText(/This device's CPU/, { timeout: 60_000 });
+    await dropFile(page, file('landscape.png', 'image/png', PICTURE));
+    await expect(page.getByTestId('image-info')).toHaveText(/landscape\.png/);
+    await setField(page, 'Frames', '2');
+    await openAdvanced(page);
+    await setField(page, 'Steps', '2');
+    await setField(page, 'Max guidance', '1');
+    await page.getByLabel('Resolution', { exact: true }).selectOption('custom');
+    await setField(page, 'Width', '32');
+    await setField(page, 'Height', '16');
+    // The demo model records its work (manifest.work): steps × calls and FLOPs; no time before this device is measured.
+    await expect(page.getByTestId('work')).toHaveText(/^2 steps × 1 UNet call · [\d.]+ [kMG]FLOP$/);
+    await expect(page.getByTestId('work-time')).toHaveText('The time is shown after the first run on this CPU.');
+    console.log('before a run:', await page.getByTestId('work-line').textContent());
+
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('result-video')).toBeVisible({ timeout: 360_000 });
+    await expect(page.getByTestId('work-time')).toHaveText(/^Denoising (under a second|about \d+ (s|min)) on this CPU\.$/);
+    console.log('after a run:', await page.getByTestId('work-line').textContent());
+    await shots(page, 'work-estimate');
+    const speeds = await page.evaluate(() => JSON.parse(localStorage.getItem('svd-web:speed:v1') ?? '{}') as Record<string, { secondsPerTflop: number; runs: number }>);
+    console.log('measured:', speeds);
+    expect(speeds['cpu|fp32']).toMatchObject({ runs: 1 });
+    expect(speeds['cpu|fp32'].secondsPerTflop).toBeGreaterThan(0);
+
+    // The measurement outlives a reload (no picture yet: the work at the chosen 32×16).
+    await page.reload();
+    await expect(page.getByTestId('work-time')).toHaveText(/^Denoising .* on this CPU\.$/, { timeout: 60_000 });
+    expect(s.pageErrors).toEqual([]);
   });
 
   test('generates on WebGPU: progress advances, frames fill in, the MP4 plays', { tag: '@webgpu' }, async ({ localRun: run }) => {

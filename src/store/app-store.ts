@@ -14,14 +14,17 @@ import type { WorkerLike } from '../engine/worker-client.ts';
 import { SegmindEngine } from '../engine/segmind/engine.ts';
 import type { generateRemote } from '../engine/segmind/api.ts';
 import type { MuxOptions, RgbaFrames } from '../video/mux.ts';
-import type { ModelChoice } from './models.ts';
-import { saveDraft, saveString, STORAGE_KEYS, type KeyValueStorage } from './persist.ts';
+import { selectedModel, type ModelChoice } from './models.ts';
+import { saveDraft, saveString, STORAGE_KEYS, writeJson, type KeyValueStorage } from './persist.ts';
+import { adoptModelDefaults, recommendedValues } from './model-defaults.ts';
+import { saveSpeeds } from './estimate.ts';
 import type { LoadedImage } from './image-check.ts';
 import { createImageSlice, type ImageSlice } from './slices/image.ts';
 import { createSettingsSlice, type SettingsSlice } from './slices/settings.ts';
 import { createModelsSlice, type ModelsSlice } from './slices/models.ts';
 import { createRemoteKeySlice, type RemoteKeySlice } from './slices/remote-key.ts';
 import { createJobSlice, type JobSlice } from './slices/job.ts';
+import { createSpeedSlice, type SpeedSlice } from './slices/speed.ts';
 
 export type { JobState, FrameSlot, ResultState, ExportFormat, ExportState } from './slices/job.ts';
 export type { AppError } from './errors.ts';
@@ -35,7 +38,7 @@ export interface LifecycleSlice {
   init(): Promise<void>;
 }
 
-export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice;
+export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice & SpeedSlice;
 export type AppStore = AppState & LifecycleSlice;
 
 export interface AppDeps {
@@ -79,6 +82,7 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
       ...createSettingsSlice(set, get, deps.storage),
       ...createModelsSlice(set, deps.storage),
       ...createRemoteKeySlice(set, deps.storage, deps.segmindEndpoint),
+      ...createSpeedSlice(set, deps.storage),
       ...createJobSlice(set, get, {
         engines: { local, remote }, mux: deps.mux, imageBase64: deps.imageBase64, copyText: deps.copyText,
         blobToBase64: deps.blobToBase64, createUrl, revokeUrl, now,
@@ -102,9 +106,28 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
   // Persist what the user chose, on every change.
   store.subscribe((s, prev) => {
     if (s.draft !== prev.draft) saveDraft(deps.storage, s.draft);
+    if (s.setByUser !== prev.setByUser) writeJson(deps.storage, STORAGE_KEYS.setByUser, s.setByUser);
+    if (s.speeds !== prev.speeds) saveSpeeds(deps.storage, s.speeds);
     if (s.backendChoice !== prev.backendChoice) saveString(deps.storage, STORAGE_KEYS.backend, s.backendChoice);
     if (s.modelId !== prev.modelId) saveString(deps.storage, STORAGE_KEYS.model, s.modelId);
     if (s.apiKey !== prev.apiKey) saveString(deps.storage, STORAGE_KEYS.apiKey, s.apiKey.trim() === '' ? undefined : s.apiKey);
+  });
+  // The selected model's recommended steps and guidance fill the settings the user has not set, whenever the
+  // recommendation changes (a model picked, found at start, or added): the fast model's 4 steps without guidance,
+  // and back to 25 steps with guidance 1 to 3 for an Euler model.
+  let recommended: string | undefined;
+  const adopt = (s: AppStore) => {
+    const model = selectedModel(s);
+    if (!model) return;
+    const key = JSON.stringify(recommendedValues(model.manifest));
+    if (key === recommended) return;
+    recommended = key;
+    const draft = adoptModelDefaults(s.draft, s.setByUser, model.manifest);
+    if (draft !== s.draft) store.setState({ draft });
+  };
+  adopt(store.getState());
+  store.subscribe((s, prev) => {
+    if (s.models !== prev.models || s.modelId !== prev.modelId) adopt(s);
   });
   return store;
 }

@@ -77,3 +77,19 @@ export function phaseLabel(phase: JobPhase, step = 0, total = 0): string {
 
 
 
+/** FLOPs in words, three significant digits: "12.3 TFLOP", "840 GFLOP", "1.05 PFLOP". */
+export function formatFlops(flops: number): string {
+  const units: [number, string][] = [[1e15, 'PFLOP'], [1e12, 'TFLOP'], [1e9, 'GFLOP'], [1e6, 'MFLOP'], [1e3, 'kFLOP']];
+  const [scale, unit] = units.find(([s]) => flops >= s * 0.9995) ?? [1, 'FLOP'];
+  const v = flops / scale;
+  return `${v >= 99.95 ? Math.round(v) : v >= 9.995 ? v.toFixed(1) : v.toFixed(2)} ${unit}`;
+}
+
+/** An expected duration in seconds: "under a second", "about 12 s", "about 2 min", "about 1.5 h". */
+export function formatAbout(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return 'an unknown time';
+  if (seconds < 1) return 'under a second';
+  if (seconds < 90) return `about ${Math.round(seconds)} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${(seconds / 3600).toFixed(1)} h`;
+}

@@ -23,6 +23,11 @@ export const DEMO_MODEL_ID = 'tiny-random';
 export const DEMO_MODEL_PATH = 'models/tiny-random/';
 
 
+/** The model the app runs: the chosen one, else the first available (the chosen one may be gone). */
+export function selectedModel(s: { models: readonly ModelChoice[]; modelId?: string }): ModelChoice | undefined {
+  return s.models.find((m) => m.id === s.modelId) ?? s.models[0];
+}
+
 /** Looks for the bundled demo model next to the app. Absent (404) is normal: returns []. */
 export async function discoverDemoModel(baseHref: string, doFetch: typeof fetch = fetch): Promise<ModelChoice[]> {
   const baseUrl = new URL(DEMO_MODEL_PATH, baseHref).href;

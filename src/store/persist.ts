@@ -14,6 +14,8 @@ export interface KeyValueStorage {
 
 export const STORAGE_KEYS = {
   params: 'svd-web:params:v1',
+  /** which model settings (steps, guidance) the user set by hand: these stay when another model is picked */
+  setByUser: 'svd-web:params-set-by-user:v1',
   backend: 'svd-web:backend:v1',
   model: 'svd-web:model:v1',
   apiKey: 'svd-web:segmind-api-key',

@@ -9,7 +9,9 @@ import { FramingError, planFraming, type Framing } from '../pipeline/image.ts';
 import { decideBackend, type BackendDecision } from './backend.ts';
 import { checkDraft, type DraftCheck } from './draft.ts';
 import { isRunning } from './format.ts';
-import { defaultFramingManifest, type ModelChoice } from './models.ts';
+import { defaultFramingManifest, selectedModel, type ModelChoice } from './models.ts';
+import { estimateWork, type WorkEstimate } from './estimate.ts';
+import { modelDefaultsNote, type ModelDefaultsNote } from './model-defaults.ts';
 import type { LoadedImage } from './image-check.ts';
 import type { AppState } from './app-store.ts';
 
@@ -20,6 +22,13 @@ export interface AppView {
   /** how the picture will be framed (output size + crop), when there is a picture and valid settings */
   framing?: Pick<Framing, 'width' | 'height' | 'crop'>;
   framingError?: string;
+  /**
+   * local runs: the denoising work of the request at the framed size (the request's or the model's own size before
+   * there is a picture), and the time where this device has been measured
+   */
+  estimate?: WorkEstimate;
+  /** the selected local model's recommended steps and guidance in words, when it has its own (the fast model) */
+  modelDefaults?: ModelDefaultsNote;
   canGenerate: boolean;
   /** why Generate is disabled, in words ('' when it is enabled) */
   blocker: string;
@@ -46,7 +55,7 @@ function framingFor(image: LoadedImage, request: SvdRequest, backend: Backend, m
 }
 
 export function deriveView(s: AppState): AppView {
-  const model = s.models.find((m) => m.id === s.modelId) ?? s.models[0];
+  const model = selectedModel(s);
   const decision = decideBackend({
     choice: s.backendChoice,
     probe: s.probe,
@@ -54,7 +63,7 @@ export function deriveView(s: AppState): AppView {
     hasApiKey: s.apiKey.trim() !== '',
   });
   const manifest = decision.backend === 'local' ? model?.manifest : undefined;
-  const check = checkDraft(s.draft, decision.backend === 'local' ? contextForModel(manifest?.pipeline) : { backend: 'segmind' });
+  const check = checkDraft(s.draft, decision.backend === 'local' ? contextForModel(manifest?.pipeline, manifest?.requestDefaults) : { backend: 'segmind' });
   let framing: AppView['framing'];
   let framingError: string | undefined;
   if (s.image && check.request) {
@@ -62,6 +71,14 @@ export function deriveView(s: AppState): AppView {
     framing = f.value;
     framingError = f.error;
   }
+  let estimate: WorkEstimate | undefined;
+  if (manifest && check.request && decision.device && s.probe.status !== 'pending' && !framingError) {
+    const r = check.request;
+    const size = framing ?? (r.width !== undefined && r.height !== undefined
+      ? { width: r.width, height: r.height } : { width: manifest.pipeline.defaultWidth, height: manifest.pipeline.defaultHeight });
+    estimate = estimateWork(manifest, r, size, decision.device, s.probe.info?.adapter, s.speeds);
+  }
+  const modelDefaults = decision.backend === 'local' ? modelDefaultsNote(manifest, s.draft) : undefined;
   const running = isRunning(s.job.phase);
   let blocker = '';
   if (running) blocker = 'A video is being made.';
@@ -69,5 +86,5 @@ export function deriveView(s: AppState): AppView {
   else if (!check.request) blocker = 'Fix the settings marked in red.';
   else if (framingError) blocker = framingError;
   else if (!decision.ready) blocker = decision.reason;
-  return { model, decision, check, framing, framingError, canGenerate: blocker === '', blocker, running };
+  return { model, decision, check, framing, framingError, estimate, modelDefaults, canGenerate: blocker === '', blocker, running };
 }

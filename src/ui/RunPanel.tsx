@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { BACKEND_CHOICES, type BackendChoice } from '../store/backend.ts';
 import { formatDuration, formatTimeLeft } from '../common/format.ts';
 import { actions, useApp, useView } from '../store/index.ts';
+import { workWords } from '../store/estimate.ts';
 
 export function RunPanel() {
   const view = useView();
@@ -39,6 +40,7 @@ export function RunPanel() {
           <button ref={cancelRef} type="button" className="button danger" data-testid="cancel" onClick={() => actions().cancel()}>Cancel</button>
         )}
       </div>
+      <WorkLine />
       {!view.canGenerate && !view.running && <p id={blockerId} className="blocker" data-testid="blocker">{view.blocker}</p>}
       <Progress />
       <div aria-live="assertive" className="error-slot">
@@ -57,6 +59,19 @@ export function RunPanel() {
       </div>
       {job.phase === 'cancelled' && <p className="muted" data-testid="cancelled">Cancelled. Nothing was saved; change the settings or press Generate again.</p>}
     </section>
+  );
+}
+
+/** What a local run will do (steps × UNet calls, FLOPs) and, once this device is measured, how long it will take. */
+function WorkLine() {
+  const estimate = useView().estimate;
+  if (!estimate) return null;
+  const words = workWords(estimate);
+  return (
+    <p className="work-line" data-testid="work-line">
+      <span data-testid="work">{words.work}</span>
+      <span className="muted" data-testid="work-time">{words.time}</span>
+    </p>
   );
 }
 

@@ -1,6 +1,6 @@
 /** One control per request field, rendered from REQUEST_FIELDS (label, range, default, one-line help). */
 import { useId } from 'react';
-import { REQUEST_FIELDS, type Backend, type FieldName } from '../contract/request.ts';
+import { fieldDefault, REQUEST_FIELDS, type Backend, type FieldName } from '../contract/request.ts';
 import { actions, useApp, useView } from '../store/index.ts';
 
 const MAIN_FIELDS: FieldName[] = ['motion', 'fps', 'frames', 'seed', 'cond_aug', 'resize_method', 'base64'];
@@ -26,6 +26,7 @@ export function SettingsPanel() {
         <h2 id="settings-heading"><span className="step" aria-hidden="true">2</span>Settings</h2>
         <button type="button" className="button ghost small" onClick={() => actions().resetSettings()} disabled={running}>Reset to defaults</button>
       </div>
+      <ModelDefaults />
       <fieldset className="fields" disabled={running}>
         <legend className="visually-hidden">Video settings</legend>
         {MAIN_FIELDS.map((name) => <Field key={name} name={name} backend={backend} />)}
@@ -42,6 +43,25 @@ export function SettingsPanel() {
         <ul className="warnings muted">{view.check.warnings.map((w) => <li key={w}>{w}</li>)}</ul>
       )}
     </section>
+  );
+}
+
+/** The selected model's own steps and guidance (the fast model's 4 steps without guidance), and the way back to them. */
+function ModelDefaults() {
+  const view = useView();
+  const note = view.modelDefaults;
+  if (!note) return null;
+  return (
+    <div className="model-defaults" data-testid="model-defaults" role="status">
+      <p>
+        {note.text} {note.differs ? note.differs : 'The settings use them.'}
+      </p>
+      {note.differs && (
+        <button type="button" className="button small" onClick={() => actions().useModelSettings()} disabled={view.running} data-testid="use-model-settings">
+          {note.action}
+        </button>
+      )}
+    </div>
   );
 }
 
@@ -63,7 +83,11 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
   const used = usedBy(name, backend);
   const set = (v: string | boolean) => actions().setField(name, v);
   const scope = spec.backends.length === 1 ? (spec.backends[0] === 'local' ? 'This device only' : 'Segmind only') : undefined;
-  const defaultText = spec.default === null ? '' : String(spec.default);
+  // a model may recommend its own steps and guidance (manifest.requestDefaults): the box shows that default
+  const modelDefault = backend === 'local' ? view.model?.manifest?.requestDefaults : undefined;
+  const ownDefault = modelDefault ? fieldDefault(name, { requestDefaults: modelDefault }) : undefined;
+  const defaultText = ownDefault !== undefined ? String(ownDefault) : spec.default === null ? '' : String(spec.default);
+  const defaultWords = ownDefault !== undefined && ownDefault !== spec.default ? `Default ${defaultText} for this model` : `Default ${defaultText}`;
 
   let control;
   if (spec.type === 'boolean') {
@@ -116,7 +140,7 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
       </div>
       {spec.type !== 'boolean' && control}
       <p id={helpId} className="help">
-        {spec.help}{spec.type === 'integer' || spec.type === 'number' ? ` Default ${defaultText}; ${spec.range}.` : ''}
+        {spec.help}{spec.type === 'integer' || spec.type === 'number' ? ` ${defaultWords}; ${spec.range}.` : ''}
         {!used && ` Not used by ${backend === 'segmind' ? 'Segmind' : 'this device'}.`}
         {name === 'seed' && lastSeed !== undefined && ` Last video used ${lastSeed}.`}
       </p>

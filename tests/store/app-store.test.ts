@@ -28,7 +28,7 @@ function scriptedWorker(log: ToWorker[]) {
       w.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2, etaSeconds: 3 } });
       w.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 16, height: 16, frames: [px(), px()] } });
       w.reply({ kind: 'frames', id: m.id, payload: { start: 2, width: 16, height: 16, frames: Array.from({ length: frames - 2 }, px) } });
-      w.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 1234, width: 16, height: 16, fps: m.payload.request.fps, frameCount: frames, local: { device: 'webgpu', timings: { load: 1, encode: 1, denoise: 1, decode: 1, ortRun: 1, ortCall: 1, ortCallLoop: 1, ortCreate: 1, total: 4 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } } });
+      w.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 1234, width: 16, height: 16, fps: m.payload.request.fps, frameCount: frames, local: { device: 'webgpu', timings: { load: 1, encode: 1, denoise: 1, decode: 1, ortRun: 1, ortCall: 1, ortCallLoop: 1, ortCreate: 1, total: 4 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true }, work: { sampler: 'euler', steps: m.payload.request.steps, unetCalls: m.payload.request.steps, batch: 1 } } } });
     }
   });
 }

@@ -12,6 +12,8 @@ import { describeError, isAbort, type AppError } from '../errors.ts';
 import { overallFraction, phaseLabel, phaseOfStage, type JobPhase } from '../format.ts';
 import type { LoadedImage } from '../image-check.ts';
 import { deriveView } from '../view.ts';
+import { plannedDenoiseWork } from '../../contract/work.ts';
+import { speedKey } from '../estimate.ts';
 import type { GetState, SetState } from './types.ts';
 
 export interface JobState {
@@ -164,7 +166,8 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
         return;
       }
       const request = view.check.request;
-      const { decision } = view;
+      const { decision, estimate } = view;
+      const manifest = view.model?.manifest;
       const local = decision.backend === 'local';
       const engine = local ? deps.engines.local : deps.engines.remote;
       const image = s.image;
@@ -196,11 +199,20 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
             },
           },
           request,
+          // this device's measured speed × the step's work: the time left shows from the first step
+          ...(local && estimate?.stepSeconds !== undefined ? { expectedStepSeconds: estimate.stepSeconds } : {}),
         }, {
           signal,
           onProgress: progressOf(request.steps, Math.ceil(request.frames / Math.max(1, request.decode_chunk))),
           onFrames: collectFrames,
         });
+        if (result.local && estimate && manifest) {
+          // What the loop ran (result.local.work); from an engine that does not report it yet, the planned work at
+          // the size it made.
+          const size = result.width !== undefined && result.height !== undefined ? { width: result.width, height: result.height } : estimate;
+          const flops = result.local.work?.flops ?? plannedDenoiseWork(manifest, request, size).flops;
+          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, manifest.precision), flops, result.local.timings?.denoise);
+        }
         const blob = await videoOf(result, signal);
         set((st) => ({
           remainingCredits: result.remote?.remainingCredits ?? st.remainingCredits,
