@@ -14,14 +14,15 @@
  *
  * Pages: dist/models-harness.html (the model manager with window.__svdModels) and the app (dist/index.html).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { PNG } from 'pngjs';
 import { expect, test as base } from './support/fixtures.ts';
 import { startHubServer, type FakeHub } from './support/hub-server.ts';
+import { readTree, sha256 } from './support/tree.ts';
 import { synthesizeCheckpoint } from '../src/compiler/synthetic/write.ts';
 import { convertCheckpoint } from '../src/compiler/convert-folder.ts';
 
@@ -51,21 +52,6 @@ interface HubJob {
   error?: { code: string; message: string };
   stats?: { networkBytes: number; keptBytes: number; resumes: number; reusedGraphs: string[]; convertedGraphs: string[]; rehashedBytes: number };
 }
-
-function readTree(root: string): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(root, p), new Uint8Array(readFileSync(p)));
-    }
-  };
-  walk(root);
-  return out;
-}
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const test = base.extend<{ call: <T = unknown>(method: string, ...args: unknown[]) => Promise<T>; openHarness: () => Promise<void> }, { hub: HubFixture }>({
   hub: [

@@ -13,6 +13,7 @@ import { ModelDeliveryError } from '../../src/models/errors.ts';
 const XT = 'stabilityai/stable-video-diffusion-img2vid-xt';
 const LCM = 'wangfuyun/AnimateLCM-SVD-xt';
 const LCM_FILE = 'AnimateLCM-SVD-xt.safetensors';
+const GATED_UNET = 'someone/gated-unet';
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const rnd = (n: number) => new Uint8Array(randomBytes(n));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -38,7 +39,14 @@ let hub: FakeHub;
 let xt: HubListing;
 let fast: HubListing;
 beforeAll(async () => {
-  hub = await startHubServer({ repos: [{ repo: XT, files: base }, { repo: LCM, files: lcm }], tokens: { accepted: ['hf_t'] } });
+  hub = await startHubServer({
+    repos: [
+      { repo: XT, files: base },
+      { repo: LCM, files: lcm },
+      { repo: GATED_UNET, files: lcm, gated: 'manual' },
+    ],
+    tokens: { accepted: ['hf_t'] },
+  });
   const opts = { hubUrl: hub.hubUrl, maxAttempts: 2, backoffBaseMs: 5, backoffCapMs: 20, timeoutMs: 5000 };
   xt = await fetchRepoListing({ repo: XT, revision: 'main' }, opts);
   fast = await fetchRepoListing({ repo: LCM, revision: 'main' }, opts);
@@ -104,6 +112,17 @@ describe('a UNet from a second repository', () => {
     expect(mine.some((r) => r.origin === 'hub' && r.authorization === 'Bearer hf_t')).toBe(true);
     for (const r of mine) if (r.origin === 'cdn') expect(r.authorization).toBeUndefined();
     expect(hub.bytesServed('AnimateLCM-SVD-xt-1.1.safetensors')).toBe(0);
+  });
+
+  it('the second repository’s refusals name it (gated, no such repository, no such revision)', async () => {
+    const opts = { hubUrl: hub.hubUrl, maxAttempts: 1, timeoutMs: 5000 };
+    const gated = await fetchRepoListing({ repo: GATED_UNET, revision: 'main' }, opts); // listings of gated repositories are public
+    const open = openHubFile(resolveUrl(hub.hubUrl, GATED_UNET, gated.commit, LCM_FILE), { hubUrl: hub.hubUrl, repo: GATED_UNET, revision: gated.commit, path: LCM_FILE, stallTimeoutMs: 5000 });
+    const e = await open(0, new AbortController().signal).then(() => null, (x: unknown) => x as ModelDeliveryError);
+    expect(e).toBeInstanceOf(ModelDeliveryError);
+    expect(e!.message).toContain(`${GATED_UNET} is a gated repository`);
+    await expect(fetchRepoListing({ repo: 'wangfuyun/No-Such-UNet', revision: 'main' }, opts)).rejects.toThrow('Hugging Face has no repository wangfuyun/No-Such-UNet');
+    await expect(fetchRepoListing({ repo: LCM, revision: 'v9' }, opts)).rejects.toThrow(`${LCM} has no revision "v9"`);
   });
 
   it('tells an fp32 single file from an fp16 one by its name', () => {
