@@ -163,21 +163,9 @@ test.describe('SVD-XT fast (AnimateLCM) from the Hub', () => {
     await app.getByLabel('Frames', { exact: true }).fill('3');
     const details = app.locator('details.advanced');
     if (!(await details.evaluate((d) => (d as HTMLDetailsElement).open))) await app.getByText('Advanced (this device only)').click();
-    // The model's requestDefaults (4 steps, guidance 1) where the form applies them; set by hand where it does not yet.
+    // The model's requestDefaults (4 steps, guidance 1): the form takes them when the model is picked.
     const field = (label: string) => app.getByLabel(label, { exact: true });
-    const applied = await expect
-      .poll(async () => [await field('Steps').inputValue(), await field('Min guidance').inputValue(), await field('Max guidance').inputValue()].map(Number), { timeout: 5_000 })
-      .toEqual([4, 1, 1])
-      .then(
-        () => true,
-        () => false,
-      );
-    if (!applied) {
-      await field('Steps').fill('4');
-      await field('Min guidance').fill('1');
-      await field('Max guidance').fill('1');
-    }
-    console.log(`[fast e2e] the form ${applied ? 'took the model’s 4 steps and guidance 1 by itself' : 'needed 4 steps and guidance 1 set by hand'}`);
+    await expect.poll(async () => [await field('Steps').inputValue(), await field('Min guidance').inputValue(), await field('Max guidance').inputValue()].map(Number), { timeout: 10_000 }).toEqual([4, 1, 1]);
     await app.getByLabel('Resolution', { exact: true }).selectOption('custom');
     await field('Width').fill('64');
     await field('Height').fill('64');
