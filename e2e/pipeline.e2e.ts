@@ -178,7 +178,7 @@ test.describe('generation worker in Chromium', () => {
     const { convertCheckpoint } = await import('../src/compiler/convert-folder.ts');
     synthesizeCheckpoint({ out: join(root, 'svd'), preset: 'tiny', seed: 0 });
     synthesizeUnetFile({ out: join(root, 'lcm'), preset: 'tiny', seed: 7 });
-    convertCheckpoint({ from: join(root, 'svd'), unetFile: join(root, 'lcm', ANIMATELCM_UNET_FILE), precision: 'fp32', out: join(root, 'models', 'fast'), defaultHeight: 64, defaultWidth: 64 });
+    convertCheckpoint({ from: join(root, 'svd'), unetFile: join(root, 'lcm', ANIMATELCM_UNET_FILE), sampler: 'animatelcm', precision: 'fp32', out: join(root, 'models', 'fast'), defaultHeight: 64, defaultWidth: 64 });
     const server = await startModelServer(join(root, 'models'));
     try {
       // 2 steps (noise after the first, none after the last), the smallest size that runs every stage

@@ -56,7 +56,7 @@ export class InProcessEngine implements LocalEngine {
     if (!this.model) throw new EngineError('model', 'no model is loaded; load one first');
     if (this.running) throw new EngineError('busy', 'a job is still running; cancel it or wait for it to finish');
     const { manifest, runtime, device } = this.model;
-    const checked = validateRequest(job.request, contextForModel(manifest.pipeline));
+    const checked = validateRequest(job.request, contextForModel(manifest.pipeline, manifest.requestDefaults));
     if (!checked.ok) throw new EngineError('invalid-request', formatRequestErrors(checked.errors));
     this.running = true;
     try {

@@ -3,12 +3,14 @@
  *
  * The work of a request is the UNet's FLOPs (contract/work.ts plannedDenoiseWork, from the model's fitted
  * manifest.work). This device's speed is measured, not guessed: after each finished local run, seconds of denoising
- * per TFLOP (result.local.timings.denoise / result.local.work.flops), kept per device description and model
- * precision and smoothed with an exponential average (SPEED_SMOOTHING: the newest run counts half, so one slow or
- * fast run moves the estimate without replacing it). Before the first run on a device there is no time, only the work.
+ * per TFLOP (result.local.timings.denoise / result.local.work.flops), kept per device description and model (a tiny
+ * model's speed is dominated by fixed costs and says nothing about a real one's) and smoothed with an exponential
+ * average (SPEED_SMOOTHING: the newest run counts half, so one slow or fast run moves the estimate without replacing
+ * it). The rest of a job (loading, encoding, decoding) is averaged the same way, in seconds, so the time shown is the
+ * whole job's. Before the first run on a device there is no time, only the work.
  */
 import type { DenoiseWork, DeviceInfo, LocalDevice } from '../contract/job.ts';
-import type { ModelManifest, Precision } from '../contract/manifest.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
 import type { SvdRequest } from '../contract/request.ts';
 import { plannedDenoiseWork } from '../contract/work.ts';
 import { readJson, writeJson, type KeyValueStorage } from './persist.ts';
@@ -23,16 +25,18 @@ export interface SpeedEntry {
   secondsPerTflop: number;
   /** finished runs measured */
   runs: number;
+  /** seconds of the rest of a job (loading, encoding, decoding), averaged like the speed */
+  otherSeconds?: number;
 }
 
 /** device key → speed */
 export type SpeedTable = Record<string, SpeedEntry>;
 
-/** "webgpu:nvidia ampere NVIDIA GeForce RTX 3080|q4f16", "cpu|fp32": the device as described, and the precision. */
-export function speedKey(device: LocalDevice, adapter: DeviceInfo['adapter'] | undefined, precision: Precision): string {
-  if (device === 'wasm') return `cpu|${precision}`;
+/** "webgpu:nvidia ampere NVIDIA GeForce RTX 3080|svd-xt-fast-q4f16", "cpu|tiny-random": the device as described, and the model. */
+export function speedKey(device: LocalDevice, adapter: DeviceInfo['adapter'] | undefined, model: string): string {
+  if (device === 'wasm') return `cpu|${model}`;
   const name = [adapter?.vendor, adapter?.architecture, adapter?.description].filter((p) => p && p.trim() !== '').join(' ');
-  return `webgpu:${name || 'unknown adapter'}${adapter?.isFallbackAdapter ? ' (software)' : ''}|${precision}`;
+  return `webgpu:${name || 'unknown adapter'}${adapter?.isFallbackAdapter ? ' (software)' : ''}|${model}`;
 }
 
 /** Seconds per TFLOP of one run; undefined when the run says nothing (no FLOPs recorded, no time). */
@@ -41,10 +45,12 @@ export function measuredSecondsPerTflop(flops: number | undefined, denoiseMs: nu
   return denoiseMs / 1000 / (flops / 1e12);
 }
 
-/** The average after one more run measured at `sample` seconds per TFLOP. */
-export function updateSpeed(prev: SpeedEntry | undefined, sample: number, alpha = SPEED_SMOOTHING): SpeedEntry {
-  if (!prev) return { secondsPerTflop: sample, runs: 1 };
-  return { secondsPerTflop: alpha * sample + (1 - alpha) * prev.secondsPerTflop, runs: prev.runs + 1 };
+/** The average after one more run measured at `sample` seconds per TFLOP (and `otherSeconds` outside the loop). */
+export function updateSpeed(prev: SpeedEntry | undefined, sample: number, alpha = SPEED_SMOOTHING, otherSeconds?: number): SpeedEntry {
+  const other = otherSeconds !== undefined && Number.isFinite(otherSeconds) && otherSeconds >= 0 ? otherSeconds : undefined;
+  if (!prev) return { secondsPerTflop: sample, runs: 1, ...(other !== undefined ? { otherSeconds: other } : {}) };
+  const avgOther = other === undefined ? prev.otherSeconds : prev.otherSeconds === undefined ? other : alpha * other + (1 - alpha) * prev.otherSeconds;
+  return { secondsPerTflop: alpha * sample + (1 - alpha) * prev.secondsPerTflop, runs: prev.runs + 1, ...(avgOther !== undefined ? { otherSeconds: avgOther } : {}) };
 }
 
 function validEntry(v: unknown): v is SpeedEntry {
@@ -57,7 +63,11 @@ export function loadSpeeds(storage: KeyValueStorage): SpeedTable {
   const raw = readJson(storage, SPEED_KEY);
   const table: SpeedTable = {};
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return table;
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) if (validEntry(v)) table[k] = { secondsPerTflop: v.secondsPerTflop, runs: v.runs };
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!validEntry(v)) continue;
+    const other = Number.isFinite(v.otherSeconds) && v.otherSeconds! >= 0 ? { otherSeconds: v.otherSeconds } : {};
+    table[k] = { secondsPerTflop: v.secondsPerTflop, runs: v.runs, ...other };
+  }
   return table;
 }
 
@@ -71,13 +81,15 @@ export interface WorkEstimate {
   width: number;
   height: number;
   device: LocalDevice;
-  /** the speed table's key for this device and the model's precision */
+  /** the speed table's key for this device and model */
   key: string;
   secondsPerTflop?: number;
   /** the denoising loop's expected seconds (with FLOPs and a measured speed) */
   denoiseSeconds?: number;
   /** one step's expected seconds: GenerateJob.expectedStepSeconds */
   stepSeconds?: number;
+  /** the whole job's expected seconds: denoising plus the measured rest (loading, encoding, decoding) */
+  totalSeconds?: number;
 }
 
 export function estimateWork(
@@ -87,9 +99,11 @@ export function estimateWork(
   device: LocalDevice,
   adapter: DeviceInfo['adapter'] | undefined,
   speeds: SpeedTable,
+  /** the model's id (its precision when it has none) */
+  model: string = manifest.precision,
 ): WorkEstimate {
   const work = plannedDenoiseWork(manifest, request, size);
-  const key = speedKey(device, adapter, manifest.precision);
+  const key = speedKey(device, adapter, model);
   const estimate: WorkEstimate = { work, width: size.width, height: size.height, device, key };
   const speed = speeds[key];
   if (speed) {
@@ -97,6 +111,7 @@ export function estimateWork(
     if (work.flops !== undefined && work.steps > 0) {
       estimate.denoiseSeconds = speed.secondsPerTflop * work.flops / 1e12;
       estimate.stepSeconds = estimate.denoiseSeconds / work.steps;
+      estimate.totalSeconds = estimate.denoiseSeconds + (speed.otherSeconds ?? 0);
     }
   }
   return estimate;
@@ -112,6 +127,10 @@ export function workWords(e: WorkEstimate): { work: string; time: string } {
   let time: string;
   if (flops === undefined) time = 'This model does not record its work (converted by an older svd-web), so no time is estimated.';
   else if (e.denoiseSeconds === undefined) time = `The time is shown after the first run on ${where}.`;
-  else time = `Denoising ${formatAbout(e.denoiseSeconds)} on ${where}.`;
+  else if (e.totalSeconds !== undefined && e.totalSeconds > e.denoiseSeconds) {
+    time = `${capitalize(formatAbout(e.totalSeconds))} on ${where} (denoising ${formatAbout(e.denoiseSeconds)}).`;
+  } else time = `Denoising ${formatAbout(e.denoiseSeconds)} on ${where}.`;
   return { work, time };
 }
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -13,7 +13,7 @@ describe('WorkerClient', () => {
         fw.reply({ kind: 'progress', id: m.id, payload: { stage: 'denoise', step: 1, total: 2 } });
         fw.reply({ kind: 'frames', id: m.id, payload: { start: 0, width: 1, height: 1, frames: [new Uint8ClampedArray(4)] } });
         fw.reply({ kind: 'progress', id: 999, payload: { stage: 'denoise', step: 9, total: 9 } }); // someone else's id: ignored
-        fw.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, local: { device: 'webgpu', timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCallLoop: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true } } } });
+        fw.reply({ kind: 'result', id: m.id, payload: { backend: 'local', seed: 7, width: 1, height: 1, fps: 7, frameCount: 1, local: { device: 'webgpu', timings: { load: 0, encode: 0, denoise: 0, decode: 0, ortRun: 0, ortCall: 0, ortCallLoop: 0, ortCreate: 0, total: 0 }, readbacks: { denoise: 1 }, loop: 'device', graphCapture: { on: true }, work: { sampler: 'euler', steps: 2, unetCalls: 2, batch: 2 } } } });
       }
     });
     const client = new WorkerClient(() => w);

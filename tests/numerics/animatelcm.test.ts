@@ -106,7 +106,7 @@ describe('AnimateLCM consistency sampler: determinism per seed', () => {
   const n = 2 * 4 * 3 * 5;
   const run = (seed: number) => {
     const s = samplerFor({ sampler: 'animatelcm' }, 4, seed, n);
-    let latents = randn(seed, n, { stream: 0 }).map((v) => v * s.initNoiseSigma);
+    let latents: Float32Array = randn(seed, n, { stream: 0 }).map((v) => v * s.initNoiseSigma);
     for (let i = 0; i < 4; i++) latents = s.step(s.scaleInput(latents, i).map((v) => 0.1 * v), i, latents);
     return latents;
   };

@@ -72,6 +72,29 @@ describe('work and time, pure', () => {
     expect(workWords(e)).toEqual({ work: '4 steps × 1 UNet call · 12.3 TFLOP', time: 'Denoising about 2 min on this GPU.' });
   });
 
+  it('keeps the speed per device and model, and adds the measured rest of the job (loading, encoding, decoding)', () => {
+    // a tiny model's speed (fixed costs dominate) must not price a real model on the same device
+    expect(speedKey('wasm', undefined, 'tiny-random')).not.toBe(speedKey('wasm', undefined, 'svd-xt-fast-q4f32'));
+    expect(speedKey('webgpu', adapter, 'svd-xt-fast-q4f16')).toBe('webgpu:nvidia ampere RTX 3080|svd-xt-fast-q4f16');
+    // the rest of the job is averaged like the speed: 40 s, then 20 s → 30 s
+    const one = updateSpeed(undefined, 9.6, undefined, 40);
+    expect(one).toEqual({ secondsPerTflop: 9.6, runs: 1, otherSeconds: 40 });
+    const two = updateSpeed(one, 9.6, undefined, 20);
+    expect(two.otherSeconds).toBeCloseTo(30, 12);
+    // a run that does not say keeps the average
+    expect(updateSpeed(two, 9.6).otherSeconds).toBeCloseTo(30, 12);
+    const key = speedKey('webgpu', adapter, 'svd-xt-fast-q4f16');
+    const big = manifestOf({ work: { coefficients: [12.3e12 / 4, 0, 0, 0, 0, 0, 0] } });
+    const e = estimateWork(big, { steps: 4, frames: 3, max_guidance: 1 }, { width: 64, height: 64 }, 'webgpu', adapter, { [key]: two }, 'svd-xt-fast-q4f16');
+    // 118.08 s of denoising + 30 s = 148 s
+    expect(e.totalSeconds).toBeCloseTo(148.08, 9);
+    expect(workWords(e).time).toBe('About 2 min on this GPU (denoising about 2 min).');
+    // the stored table keeps the rest of the job across a reload
+    const storage = memoryStorage();
+    storage.setItem(SPEED_KEY, JSON.stringify({ [key]: two, bad: { secondsPerTflop: -1, runs: 1 } }));
+    expect(loadSpeeds(storage)).toEqual({ [key]: { secondsPerTflop: two.secondsPerTflop, runs: 2, otherSeconds: two.otherSeconds } });
+  });
+
   it('says FLOPs and times in words', () => {
     expect([12.34e12, 840e9, 1.049e15, 999.6e9, 3.3e6].map(formatFlops)).toEqual(['12.3 TFLOP', '840 GFLOP', '1.05 PFLOP', '1.00 TFLOP', '3.30 MFLOP']);
     expect([0.4, 12.4, 118, 5400, -1].map(formatAbout)).toEqual(['under a second', 'about 12 s', 'about 2 min', 'about 1.5 h', 'an unknown time']);

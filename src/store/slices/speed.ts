@@ -9,17 +9,18 @@ import type { SetState } from './types.ts';
 
 export interface SpeedSlice {
   speeds: SpeedTable;
-  /** one finished local run: `flops` of denoising took `denoiseMs` on the device `key` */
-  recordSpeed(key: string, flops: number | undefined, denoiseMs: number | undefined): void;
+  /** one finished local run: `flops` of denoising took `denoiseMs` on the device `key`, the whole job `totalMs` */
+  recordSpeed(key: string, flops: number | undefined, denoiseMs: number | undefined, totalMs?: number): void;
 }
 
 export function createSpeedSlice(set: SetState, storage: KeyValueStorage): SpeedSlice {
   return {
     speeds: loadSpeeds(storage),
-    recordSpeed(key, flops, denoiseMs) {
+    recordSpeed(key, flops, denoiseMs, totalMs) {
       const sample = measuredSecondsPerTflop(flops, denoiseMs);
       if (sample === undefined) return;
-      set((s) => ({ speeds: { ...s.speeds, [key]: updateSpeed(s.speeds[key], sample) } }));
+      const other = totalMs !== undefined && totalMs >= denoiseMs! ? (totalMs - denoiseMs!) / 1000 : undefined;
+      set((s) => ({ speeds: { ...s.speeds, [key]: updateSpeed(s.speeds[key], sample, undefined, other) } }));
     },
   };
 }
