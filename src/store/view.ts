@@ -76,7 +76,7 @@ export function deriveView(s: AppState): AppView {
     const r = check.request;
     const size = framing ?? (r.width !== undefined && r.height !== undefined
       ? { width: r.width, height: r.height } : { width: manifest.pipeline.defaultWidth, height: manifest.pipeline.defaultHeight });
-    estimate = estimateWork(manifest, r, size, decision.device, s.probe.info?.adapter, s.speeds, s.modelId ?? manifest.precision);
+    estimate = estimateWork(manifest, r, size, decision.device, s.probe.info?.adapter, s.speeds, model?.id ?? manifest.precision);
   }
   const modelDefaults = decision.backend === 'local' ? modelDefaultsNote(manifest, s.draft) : undefined;
   const running = isRunning(s.job.phase);

@@ -151,7 +151,7 @@ describe('work and time in the store', () => {
     store.getState().setImage(tinyImage(64, 64));
     store.getState().setField('frames', '3');
     const before = deriveView(store.getState()).estimate!;
-    expect(before).toMatchObject({ width: 64, height: 64, device: 'webgpu', key: 'webgpu:nvidia ampere RTX 3080|q4f16', work: { steps: 4, flops } });
+    expect(before).toMatchObject({ width: 64, height: 64, device: 'webgpu', key: 'webgpu:nvidia ampere RTX 3080|fast', work: { steps: 4, flops } });
     expect(workWords(before).time).toBe('The time is shown after the first run on this GPU.');
 
     await store.getState().generate();

@@ -211,7 +211,7 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
           // the size it made.
           const size = result.width !== undefined && result.height !== undefined ? { width: result.width, height: result.height } : estimate;
           const flops = result.local.work?.flops ?? plannedDenoiseWork(manifest, request, size).flops;
-          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, get().modelId ?? manifest.precision), flops, result.local.timings?.denoise, result.local.timings?.total);
+          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, view.model?.id ?? manifest.precision), flops, result.local.timings?.denoise, result.local.timings?.total);
         }
         const blob = await videoOf(result, signal);
         set((st) => ({
