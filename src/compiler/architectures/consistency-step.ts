@@ -12,37 +12,15 @@
  * standard-normal draw from the seeded stream, written by the CPU each step (the GPU cannot reproduce it).
  */
 import type { BuildContext } from '../onnx/nn.ts';
+import { stepGraphInputs, stepGraphOutputs, type StepGraphConfig } from './step-graph.ts';
 
-export interface ConsistencyStepConfig {
-  latentChannels: number;
-  /** 2 with classifier-free guidance (unconditional half first), else 1 */
-  batch: 1 | 2;
-}
+export type ConsistencyStepConfig = StepGraphConfig;
 
 export function buildConsistencyStep(ctx: BuildContext, config: ConsistencyStepConfig): void {
   const g = ctx.graph;
-  const C = config.latentChannels;
-  const latents = g.input('latents', 'float32', [1, 'frames', C, 'height', 'width']);
-  const noisePred = g.input('noise_pred', 'float32', [config.batch, 'frames', C, 'height', 'width']);
-  const imageLatents = g.input('image_latents', 'float32', [config.batch, 'frames', C, 'height', 'width']);
-  const noise = g.input('noise', 'float32', [1, 'frames', C, 'height', 'width']);
-  const coefs = g.input('coefs', 'float32', [3]);
-  const nextDivisor = g.input('next_divisor', 'float32', [1]);
-
-  let guided = noisePred;
-  if (config.batch === 2) {
-    const guidance = g.input('guidance', 'float32', ['frames']);
-    const [u, c] = g.node('Split', [noisePred], { axis: 0, num_outputs: 2 }, { name: 'cfg/split', outputs: ['float32', 'float32'] });
-    const scale = g.op('Reshape', [guidance, g.int64s([1, -1, 1, 1, 1])], {}, { name: 'cfg/per_frame' });
-    guided = g.op('Add', [u, g.op('Mul', [scale, g.op('Sub', [c, u], {}, { name: 'cfg/delta' })], {}, { name: 'cfg/scaled' })], {}, { name: 'cfg/guided' });
-  }
-  const coef = (i: number, name: string) => g.op('Slice', [coefs, g.int64s([i]), g.int64s([i + 1])], {}, { name });
+  const io = stepGraphInputs(ctx, config, { coefs: 3, noise: true });
+  const { latents, guided, coef } = io;
   const x0 = g.op('Add', [g.op('Mul', [coef(0, 'c_out'), guided]), g.op('Mul', [coef(1, 'c_skip'), latents])], {}, { name: 'consistency/x0' });
-  const next = g.op('Add', [x0, g.op('Mul', [noise, coef(2, 'noise_scale')], {}, { name: 'consistency/noise' })], {}, { name: 'consistency/next' });
-  g.output(next, 'latents_next', [1, 'frames', C, 'height', 'width']);
-
-  const scaled = g.op('Div', [next, nextDivisor], {}, { name: 'next/scaled' });
-  const halves = config.batch === 2 ? g.op('Concat', [scaled, scaled], { axis: 0 }, { name: 'next/batch' }) : scaled;
-  const sample = g.op('Concat', [halves, imageLatents], { axis: 2 }, { name: 'next/sample' });
-  g.output(sample, 'sample_next', [config.batch, 'frames', 2 * C, 'height', 'width']);
+  const next = g.op('Add', [x0, g.op('Mul', [io.noise!, coef(2, 'noise_scale')], {}, { name: 'consistency/noise' })], {}, { name: 'consistency/next' });
+  stepGraphOutputs(ctx, config, io, next);
 }

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../../io/safetensors-node.ts';
 import type { SynthDType, SynthPreset } from './configs.ts';
-import { countParams, recordPreset, type SynthComponent } from './record.ts';
+import { countParams, recordPreset, type RecordedWeight, type SynthComponent } from './record.ts';
 import { syntheticTensor } from './random.ts';
 
 export interface SynthOptions {
@@ -44,6 +44,26 @@ function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * One safetensors file of random weights, tensors sorted by name (as safetensors' save_file stores them), written
+ * under a temporary name and renamed when complete, so an interrupted run leaves no file that looks finished.
+ */
+function writeWeightsFile(path: string, weights: RecordedWeight[], dtype: SynthDType, seed: number, generator: string, onBytes: (n: number) => void): void {
+  const sorted = [...weights].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const tensors: TensorToWrite[] = sorted.map((w) => ({
+    name: w.name,
+    dtype: dtype === 'f16' ? 'F16' : 'F32',
+    shape: w.shape,
+    data: () => {
+      const bytes = syntheticTensor(w.name, w.shape, dtype, seed);
+      onBytes(bytes.byteLength);
+      return bytes;
+    },
+  }));
+  writeSafetensors(`${path}.partial`, tensors, { format: 'pt', generator });
+  renameSync(`${path}.partial`, path);
+}
+
 /** The file name AnimateLCM-SVD-xt's repository gives its UNet (a diffusers state dict, fp32, at the repository's root). */
 export const ANIMATELCM_UNET_FILE = 'AnimateLCM-SVD-xt.safetensors';
 
@@ -67,26 +87,12 @@ export function synthesizeUnetFile(options: SynthOptions): SynthUnetResult {
   const { weights } = recordPreset(preset);
   const bytesPer = dtype === 'f16' ? 2 : 4;
   const params = countParams(weights.unet);
-  let doneBytes = 0;
   mkdirSync(options.out, { recursive: true });
-  const sorted = [...weights.unet].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const path = join(options.out, ANIMATELCM_UNET_FILE);
-  writeSafetensors(
-    `${path}.partial`,
-    sorted.map((w) => ({
-      name: w.name,
-      dtype: dtype === 'f16' ? 'F16' : 'F32',
-      shape: w.shape,
-      data: () => {
-        const bytes = syntheticTensor(w.name, w.shape, dtype, seed);
-        doneBytes += bytes.byteLength;
-        options.onProgress?.({ component: 'unet', doneBytes, totalBytes: params * bytesPer });
-        return bytes;
-      },
-    })),
-    { format: 'pt', generator: `svd-web synth ${preset} --layout animatelcm seed ${seed}` },
-  );
-  renameSync(`${path}.partial`, path);
+  let doneBytes = 0;
+  writeWeightsFile(join(options.out, ANIMATELCM_UNET_FILE), weights.unet, dtype, seed, `svd-web synth ${preset} --layout animatelcm seed ${seed}`, (n) => {
+    doneBytes += n;
+    options.onProgress?.({ component: 'unet', doneBytes, totalBytes: params * bytesPer });
+  });
   return { file: ANIMATELCM_UNET_FILE, bytes: params * bytesPer, tensors: weights.unet.length, params };
 }
 
@@ -118,21 +124,10 @@ export function synthesizeCheckpoint(options: SynthOptions): SynthResult {
     const dir = join(options.out, f.dir);
     mkdirSync(dir, { recursive: true });
     writeJson(join(dir, 'config.json'), f.config);
-    const sorted = [...f.weights].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const tensors: TensorToWrite[] = sorted.map((w) => ({
-      name: w.name,
-      dtype: dtype === 'f16' ? 'F16' : 'F32',
-      shape: w.shape,
-      data: () => {
-        const bytes = syntheticTensor(w.name, w.shape, dtype, seed);
-        doneBytes += bytes.byteLength;
-        options.onProgress?.({ component, doneBytes, totalBytes });
-        return bytes;
-      },
-    }));
-    const path = join(dir, f.file);
-    writeSafetensors(`${path}.partial`, tensors, { format: 'pt', generator: `svd-web synth ${preset} seed ${seed}` });
-    renameSync(`${path}.partial`, path);
+    writeWeightsFile(join(dir, f.file), f.weights, dtype, seed, `svd-web synth ${preset} seed ${seed}`, (n) => {
+      doneBytes += n;
+      options.onProgress?.({ component, doneBytes, totalBytes });
+    });
     const params = countParams(f.weights);
     components[component] = { file: `${f.dir}/${f.file}`, bytes: params * bytesPer, tensors: f.weights.length, params };
   }
