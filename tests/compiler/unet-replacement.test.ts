@@ -3,8 +3,8 @@
  * Every weight is still used exactly once; a prefixed file ("unet.…") converts to the same bytes; Stability's original
  * names, a file that is not a UNet, a missing weight and a missing file are refused with a message naming them.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint } from '../../src/compiler/convert-folder.ts';
@@ -38,6 +38,7 @@ describe('UNet replacement', () => {
     synthesizeCheckpoint({ out: base, preset: 'tiny', seed: 0 });
     synthesizeUnetFile({ out: join(work, 'lcm'), preset: 'tiny', seed: 7 });
   }, 60_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('reads the UNet from the file, not from unet/, and a "unet." prefix on every name converts to the same bytes', () => {
     const plain = convert(lcm, 'plain');

@@ -3,8 +3,8 @@
  * counted) and equals the guided pipeline run at min = max = 1; a fast model (AnimateLCM layout: the base checkpoint
  * plus a single-file UNet) converts and runs its consistency sampler. Chromium (wasm and WebGPU): e2e/pipeline.e2e.ts.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateFrames, type GenerateOptions } from '../../src/pipeline/pipeline.ts';
@@ -114,6 +114,7 @@ describe('a fast model (AnimateLCM layout) converts and runs its consistency sam
     fastDir = join(work, 'fast');
     convertCheckpoint({ from: join(work, 'svd'), unetFile: join(work, 'lcm', ANIMATELCM_UNET_FILE), sampler: 'animatelcm', precision: 'fp32', out: fastDir, defaultHeight: 64, defaultWidth: 64 });
   }, 120_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('the manifest records the sampler, its scheduler, 4 steps without guidance, and the consistency step graphs', () => {
     const m = readModelManifest(fastDir);
