@@ -84,51 +84,6 @@ test.describe('generation worker in Chromium', () => {
     expect(nodeErr).toBeLessThanOrEqual(1e-4);
   });
 
-  // SwiftShader (CPU-emulated WebGPU) takes minutes per UNet call at the fixture's size here (its workgroup
-  // barriers are slow). The parity job runs with graph capture (the default); three small jobs (16×16, 2 steps) then
-  // compare capture with a run without it: captured, the cached captured session again (replayed onto the new job's
-  // buffers), and no capture. All three must give the same frames.
-  test('webgpu: fixture A parity within 1e-3 with the loop resident on the GPU (no readback per step); graph capture equals a run without it', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
-    test.setTimeout(60 * 60_000);
-    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16 }, floatFrames: true };
-    const report = await app.harness('pipeline', {
-      modelBaseUrl: MODEL_URL,
-      device: 'webgpu',
-      jobs: [parityJob(), small, small, { ...small, graphCapture: false }],
-    });
-    expect(report.device).toBe('webgpu');
-    const [parity, captured, replayed, plain] = report.jobs;
-    expectParity('webgpu', parity);
-    const named = [['parity', parity], ['small, graph capture', captured], ['small, captured session again', replayed], ['small, no capture', plain]] as const;
-    for (const [name, job] of named) {
-      expect(job.outcome, `${name}: ${job.error?.message}`).toBe('result');
-      // the one readback of the loop is the final latents
-      expect(job.result!.readbacks.denoise, name).toBe(1);
-      expect(job.result!.loop, name).toBe('device');
-      // ORT's time counts until the device finished (run() alone returns earlier), and never exceeds the job
-      const t = job.result!.timings;
-      expect(t.ortCall, name).toBeLessThanOrEqual(t.ortRun);
-      // the loop's share of the time inside run() is part of it, and the loop did call run()
-      expect(t.ortCallLoop, name).toBeGreaterThan(0);
-      expect(t.ortCallLoop, name).toBeLessThanOrEqual(t.ortCall);
-      expect(t.ortRun, name).toBeLessThanOrEqual(t.total);
-    }
-    expect(parity.result!.graphCapture).toEqual({ on: true });
-    expect(captured.result!.graphCapture).toEqual({ on: true });
-    expect(replayed.result!.graphCapture).toEqual({ on: true });
-    expect(plain.result!.graphCapture.on).toBe(false);
-    const frames = (j: PipelineJobReport) => Float32Array.from(j.floatFrames!);
-    const again = maxAbsDiff(frames(replayed), frames(captured));
-    const vsPlain = maxAbsDiff(frames(plain), frames(captured));
-    console.log(`webgpu: small job, captured session replayed in the next job vs the first: max|Δ| = ${again.toExponential(2)}; graph capture vs none: ${vsPlain.toExponential(2)}`);
-    // replays issue the recorded kernels on the same data, so the frames should be identical; 1e-6 leaves room for
-    // float32 rounding only (a replay onto stale buffers would be off by the whole signal)
-    expect(again).toBeLessThanOrEqual(1e-6);
-    expect(vsPlain).toBeLessThanOrEqual(1e-6);
-    // and the small jobs moved: their frames are not all one value
-    expect(Math.max(...frames(captured)) - Math.min(...frames(captured))).toBeGreaterThan(0.01);
-  });
-
   // Guidance 1 (min = max = 1, the fast model's default) skips the unconditional half: one batch-1 UNet call per
   // step, counted by the loop; the same request run as the guided batch of 2 at scale 1 must give the same frames.
   function expectGuidanceOneSkips(device: string, skipped: PipelineJobReport, guided: PipelineJobReport, steps: number): void {
@@ -154,18 +109,52 @@ test.describe('generation worker in Chromium', () => {
     expectGuidanceOneSkips('wasm', report.jobs[0], report.jobs[1], request.steps);
   });
 
-  test('webgpu: guidance 1 on the device loop (batch-1 step graph) equals the guided batch of 2 at scale 1 (1e-6 relative)', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
-    test.setTimeout(30 * 60_000);
-    // the smallest size that runs every stage, 2 steps: SwiftShader takes about a minute per batch-2 UNet call here
-    const request = { ...seededRequest, min_guidance: 1, max_guidance: 1, steps: 2, width: 16, height: 16 };
-    const job: PipelineJob = { image: imageJson, request, floatFrames: true };
-    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [job, { ...job, forceGuidanceBatch: true }] });
+  // SwiftShader (CPU-emulated WebGPU) takes minutes per UNet call at the fixture's size here (its workgroup
+  // barriers are slow). The parity job runs with graph capture (the default) and guidance (the CFG step graph); small
+  // jobs (16×16, 2 steps) at guidance 1 (batch 1, one UNet call a step) then compare capture with a run without it:
+  // captured, the cached captured session again (replayed onto the new job's buffers), and no capture. All three must
+  // give the same frames, and the same as the guided batch of 2 run at scale 1 (forceGuidanceBatch).
+  test('webgpu: fixture A parity within 1e-3 with the loop resident on the GPU (no readback per step); graph capture equals a run without it; guidance 1 equals the guided batch at scale 1', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(60 * 60_000);
+    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16, min_guidance: 1, max_guidance: 1 }, floatFrames: true };
+    const report = await app.harness('pipeline', {
+      modelBaseUrl: MODEL_URL,
+      device: 'webgpu',
+      jobs: [parityJob(), small, small, { ...small, graphCapture: false }, { ...small, forceGuidanceBatch: true }],
+    });
     expect(report.device).toBe('webgpu');
-    for (const j of report.jobs) {
-      expect(j.result?.loop).toBe('device');
-      expect(j.result?.readbacks.denoise).toBe(1);
+    const [parity, captured, replayed, plain, guided] = report.jobs;
+    expectParity('webgpu', parity);
+    const named = [['parity', parity], ['small, graph capture', captured], ['small, captured session again', replayed], ['small, no capture', plain], ['small, guided batch at scale 1', guided]] as const;
+    for (const [name, job] of named) {
+      expect(job.outcome, `${name}: ${job.error?.message}`).toBe('result');
+      // the one readback of the loop is the final latents
+      expect(job.result!.readbacks.denoise, name).toBe(1);
+      expect(job.result!.loop, name).toBe('device');
+      // ORT's time counts until the device finished (run() alone returns earlier), and never exceeds the job
+      const t = job.result!.timings;
+      expect(t.ortCall, name).toBeLessThanOrEqual(t.ortRun);
+      // the loop's share of the time inside run() is part of it, and the loop did call run()
+      expect(t.ortCallLoop, name).toBeGreaterThan(0);
+      expect(t.ortCallLoop, name).toBeLessThanOrEqual(t.ortCall);
+      expect(t.ortRun, name).toBeLessThanOrEqual(t.total);
     }
-    expectGuidanceOneSkips('webgpu', report.jobs[0], report.jobs[1], request.steps);
+    expect(parity.result!.graphCapture).toEqual({ on: true });
+    expect(captured.result!.graphCapture).toEqual({ on: true });
+    expect(replayed.result!.graphCapture).toEqual({ on: true });
+    expect(plain.result!.graphCapture.on).toBe(false);
+    const frames = (j: PipelineJobReport) => Float32Array.from(j.floatFrames!);
+    const again = maxAbsDiff(frames(replayed), frames(captured));
+    const vsPlain = maxAbsDiff(frames(plain), frames(captured));
+    console.log(`webgpu: small job, captured session replayed in the next job vs the first: max|Δ| = ${again.toExponential(2)}; graph capture vs none: ${vsPlain.toExponential(2)}`);
+    // replays issue the recorded kernels on the same data, so the frames should be identical; 1e-6 leaves room for
+    // float32 rounding only (a replay onto stale buffers would be off by the whole signal)
+    expect(again).toBeLessThanOrEqual(1e-6);
+    expect(vsPlain).toBeLessThanOrEqual(1e-6);
+    // guidance 1 on the device loop: the batch-1 step graph, one UNet call a step, equal to the CFG graph at scale 1
+    expectGuidanceOneSkips('webgpu', captured, guided, 2);
+    // and the small jobs moved: their frames are not all one value
+    expect(Math.max(...frames(captured)) - Math.min(...frames(captured))).toBeGreaterThan(0.01);
   });
 
   // A fast model (AnimateLCM layout: synthetic base checkpoint + single-file UNet, converted fp32): its consistency
@@ -181,8 +170,8 @@ test.describe('generation worker in Chromium', () => {
     convertCheckpoint({ from: join(root, 'svd'), unetFile: join(root, 'lcm', ANIMATELCM_UNET_FILE), sampler: 'animatelcm', precision: 'fp32', out: join(root, 'models', 'fast'), defaultHeight: 64, defaultWidth: 64 });
     const server = await startModelServer(join(root, 'models'));
     try {
-      // 2 steps (noise after the first, none after the last), the smallest size that runs every stage
-      const job: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, min_guidance: 1, max_guidance: 1, width: 16, height: 16 }, floatFrames: true };
+      // 2 steps (noise after the first, none after the last), 2 frames, the smallest size that runs every stage
+      const job: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 2, decode_chunk: 2, min_guidance: 1, max_guidance: 1, width: 16, height: 16 }, floatFrames: true };
       const cpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'wasm', jobs: [job] });
       const gpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'webgpu', jobs: [job] });
       expect(gpu.device).toBe('webgpu');
@@ -192,6 +181,7 @@ test.describe('generation worker in Chromium', () => {
       expect(g.result!.loop).toBe('device');
       expect(g.result!.readbacks.denoise).toBe(1);
       for (const j of [c, g]) expect(j.result!.work).toMatchObject({ sampler: 'animatelcm', steps: 2, unetCalls: 2, batch: 1 });
+      expect(g.frameCount).toBe(2);
       const err = maxAbsDiff(Float32Array.from(g.floatFrames!), Float32Array.from(c.floatFrames!));
       console.log(`fast model: WebGPU device loop vs wasm CPU loop, frames max|Δ| = ${err.toExponential(2)}`);
       // two EPs' float32 kernels on random weights: the browser-vs-Node bound of this file
