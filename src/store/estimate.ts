@@ -6,8 +6,8 @@
  * per TFLOP (result.local.timings.denoise / result.local.work.flops), kept per device description and model (a tiny
  * model's speed is dominated by fixed costs and says nothing about a real one's) and smoothed with an exponential
  * average (SPEED_SMOOTHING: the newest run counts half, so one slow or fast run moves the estimate without replacing
- * it). The rest of a job (loading, encoding, decoding) is averaged the same way, in seconds, so the time shown is the
- * whole job's. Before the first run on a device there is no time, only the work.
+ * it). The rest of a job (encoding, decoding; not creating the sessions, which the worker keeps between jobs of one
+ * model) is averaged the same way, in seconds, so the time shown is the whole job's. Before the first run on a device there is no time, only the work.
  */
 import type { DenoiseWork, DeviceInfo, LocalDevice } from '../contract/job.ts';
 import type { ModelManifest } from '../contract/manifest.ts';
@@ -25,7 +25,7 @@ export interface SpeedEntry {
   secondsPerTflop: number;
   /** finished runs measured */
   runs: number;
-  /** seconds of the rest of a job (loading, encoding, decoding), averaged like the speed */
+  /** seconds of the rest of a job (encoding, decoding; session creation not counted), averaged like the speed */
   otherSeconds?: number;
 }
 

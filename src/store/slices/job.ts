@@ -211,7 +211,9 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
           // the size it made.
           const size = result.width !== undefined && result.height !== undefined ? { width: result.width, height: result.height } : estimate;
           const flops = result.local.work?.flops ?? plannedDenoiseWork(manifest, request, size).flops;
-          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, view.model?.id ?? manifest.precision), flops, result.local.timings?.denoise, result.local.timings?.total);
+          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, view.model?.id ?? manifest.precision), flops, result.local.timings?.denoise,
+            // the rest of the job without creating sessions (kept between jobs of one model): encoding and decoding
+            result.local.timings ? result.local.timings.total - result.local.timings.load : undefined);
         }
         const blob = await videoOf(result, signal);
         set((st) => ({

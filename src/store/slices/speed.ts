@@ -9,7 +9,7 @@ import type { SetState } from './types.ts';
 
 export interface SpeedSlice {
   speeds: SpeedTable;
-  /** one finished local run: `flops` of denoising took `denoiseMs` on the device `key`, the whole job `totalMs` */
+  /** one finished local run: `flops` of denoising took `denoiseMs` on the device `key`, the job without creating sessions `totalMs` */
   recordSpeed(key: string, flops: number | undefined, denoiseMs: number | undefined, totalMs?: number): void;
 }
 
