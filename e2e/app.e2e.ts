@@ -364,7 +364,7 @@ test.describe('app: picture in, video out on this device (WebGPU, tiny demo mode
 
     await page.getByTestId('generate').click();
     await expect(page.getByTestId('result-video')).toBeVisible({ timeout: 360_000 });
-    // the whole job (denoising measured per TFLOP, plus loading, encoding and decoding as measured)
+    // the whole job (denoising measured per TFLOP, plus encoding and decoding as measured)
     await expect(page.getByTestId('work-time')).toHaveText(/^(About \d+ (s|min)|Under a second) on this CPU \(denoising (under a second|about \d+ (s|min))\)\.$/);
     console.log('after a run:', await page.getByTestId('work-line').textContent());
     await shots(page, 'work-estimate');
