@@ -11,6 +11,7 @@
 import { fieldDefault, type FieldName } from '../contract/request.ts';
 import type { ModelManifest } from '../contract/manifest.ts';
 import type { Draft } from './persist.ts';
+import { parseDecimal } from './form.ts';
 
 /** The fields a model may recommend values for. */
 export const MODEL_FIELDS = ['steps', 'min_guidance', 'max_guidance'] as const satisfies readonly FieldName[];
@@ -28,10 +29,10 @@ export function recommendedValues(manifest: ManifestFacts): Record<ModelField, s
   return Object.fromEntries(MODEL_FIELDS.map((f) => [f, String(fieldDefault(f, ctx))])) as Record<ModelField, string>;
 }
 
-/** Whether the form's value is the recommended one ("4.0" and "4" are the same; blank means the recommendation). */
+/** Whether the form's value is the recommended one ("4.0", "4,0" and "4" are the same; blank means the recommendation). */
 export function sameValue(value: string | boolean | undefined, recommended: string): boolean {
   if (typeof value !== 'string' || value.trim() === '') return true;
-  return Number(value.trim()) === Number(recommended);
+  return parseDecimal(value) === Number(recommended);
 }
 
 /**
@@ -75,7 +76,7 @@ export interface ModelDefaultsNote {
 
 /** "4 steps without guidance", "30 steps with guidance 1 to 2.5", "25 steps with guidance 3". */
 export function describeSettings(v: Record<ModelField, string | boolean | undefined>, recommended = recommendedValues(undefined)): string {
-  const num = (f: ModelField) => (typeof v[f] === 'string' && v[f].trim() !== '' ? Number(v[f]) : Number(recommended[f]));
+  const num = (f: ModelField) => (typeof v[f] === 'string' && v[f].trim() !== '' ? parseDecimal(v[f]) : Number(recommended[f]));
   const steps = num('steps');
   const min = num('min_guidance');
   const max = num('max_guidance');

@@ -1,27 +1,38 @@
-/** One control per request field, rendered from REQUEST_FIELDS (label, range, default, one-line help). */
-import { useId } from 'react';
+/**
+ * One control per request field, rendered from REQUEST_FIELDS (label, range, default, one-line help), in the order and
+ * the words of src/store/form.ts. Generate pressed with a setting at fault brings the focus to the first one.
+ */
+import { useEffect, useId, useRef, type RefObject } from 'react';
 import { fieldDefault, REQUEST_FIELDS, type Backend, type FieldName } from '../contract/request.ts';
 import { actions, useApp, useView } from '../store/index.ts';
+import { ADVANCED_FIELDS, defaultWords, draftNumber, isAdvancedField, MAIN_FIELDS, optionLabel, plainText, rangeWords } from '../store/form.ts';
 
-const MAIN_FIELDS: FieldName[] = ['motion', 'fps', 'frames', 'seed', 'cond_aug', 'resize_method', 'base64'];
-const ADVANCED_FIELDS: FieldName[] = ['steps', 'min_guidance', 'max_guidance', 'resolution', 'decode_chunk'];
 /** Fields that get a slider beside the number box. */
 const SLIDERS = new Set<FieldName>(['motion', 'fps', 'cond_aug']);
 
-const OPTION_LABELS: Record<string, string> = {
-  maintain_aspect_ratio: 'Keep proportions',
-  crop_to_16_9: 'Crop to 16:9',
-  'model-default': "Model's own size",
-  custom: 'Custom…',
-};
+/** Moves the focus to the field the store asks for (Generate pressed with it at fault), opening "Advanced" if needed. */
+function useFocusFieldToFix(section: RefObject<HTMLElement | null>, advanced: RefObject<HTMLDetailsElement | null>) {
+  const fix = useApp((s) => s.fieldToFix);
+  useEffect(() => {
+    if (!fix) return;
+    if (isAdvancedField(fix.field) && advanced.current) advanced.current.open = true;
+    const control = section.current?.querySelector<HTMLElement>(`[data-field="${fix.field}"] [data-control]`);
+    if (!control) return;
+    control.focus({ preventScroll: true });
+    control.scrollIntoView({ block: 'center' });
+  }, [fix, section, advanced]);
+}
 
 export function SettingsPanel() {
   const view = useView();
   const running = view.running;
   const backend = view.decision.backend;
   const errorCount = Object.keys(view.check.fieldErrors).length;
+  const sectionRef = useRef<HTMLElement>(null);
+  const advancedRef = useRef<HTMLDetailsElement>(null);
+  useFocusFieldToFix(sectionRef, advancedRef);
   return (
-    <section className="card" aria-labelledby="settings-heading">
+    <section className="card" aria-labelledby="settings-heading" ref={sectionRef}>
       <div className="card-head">
         <h2 id="settings-heading"><span className="step" aria-hidden="true">2</span>Settings</h2>
         <button type="button" className="button ghost small" onClick={() => actions().resetSettings()} disabled={running}>Reset to defaults</button>
@@ -31,7 +42,7 @@ export function SettingsPanel() {
         <legend className="visually-hidden">Video settings</legend>
         {MAIN_FIELDS.map((name) => <Field key={name} name={name} backend={backend} />)}
       </fieldset>
-      <details className="advanced">
+      <details className="advanced" ref={advancedRef}>
         <summary>Advanced (this device only)</summary>
         <fieldset className="fields" disabled={running}>
           <legend className="visually-hidden">Advanced settings for generating on this device</legend>
@@ -72,6 +83,7 @@ function usedBy(name: FieldName, backend: Backend): boolean {
 function Field({ name, backend }: { name: FieldName; backend: Backend }) {
   const spec = REQUEST_FIELDS[name];
   const value = useApp((s) => s.draft[name]);
+  const sliderValue = useApp((s) => draftNumber(s.draft, name));
   const resolution = useApp((s) => s.draft.resolution);
   const lastSeed = useApp((s) => s.result?.seed);
   const view = useView();
@@ -87,21 +99,20 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
   const modelDefault = backend === 'local' ? view.model?.manifest?.requestDefaults : undefined;
   const ownDefault = modelDefault ? fieldDefault(name, { requestDefaults: modelDefault }) : undefined;
   const defaultText = ownDefault !== undefined ? String(ownDefault) : spec.default === null ? '' : String(spec.default);
-  const defaultWords = ownDefault !== undefined && ownDefault !== spec.default ? `Default ${defaultText} for this model` : `Default ${defaultText}`;
 
   let control;
   if (spec.type === 'boolean') {
     control = (
       <span className="check">
-        <input id={id} type="checkbox" checked={value === true} onChange={(e) => set(e.target.checked)} aria-describedby={describedBy} aria-invalid={!!error} />
+        <input id={id} data-control type="checkbox" checked={value === true} onChange={(e) => set(e.target.checked)} aria-describedby={describedBy} aria-invalid={!!error} />
         <label htmlFor={id}>{spec.label}</label>
       </span>
     );
   } else if (spec.type === 'enum' || spec.type === 'resolution') {
     const options = spec.type === 'resolution' ? [...(spec.options ?? []), 'custom'] : spec.options ?? [];
     control = (
-      <select id={id} value={String(value ?? spec.default)} onChange={(e) => set(e.target.value)} aria-describedby={describedBy} aria-invalid={!!error}>
-        {options.map((o) => <option key={o} value={o}>{OPTION_LABELS[o] ?? o.replace('x', '×')}</option>)}
+      <select id={id} data-control value={String(value ?? spec.default)} onChange={(e) => set(e.target.value)} aria-describedby={describedBy} aria-invalid={!!error}>
+        {options.map((o) => <option key={o} value={o}>{optionLabel(o)}</option>)}
       </select>
     );
   } else {
@@ -111,12 +122,12 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
         {SLIDERS.has(name) && (
           <input
             type="range" className="slider" min={spec.min} max={spec.max} step={spec.step}
-            value={Number.isFinite(Number(text)) && text !== '' ? Number(text) : Number(spec.default)}
+            value={sliderValue ?? Number(spec.default)}
             onChange={(e) => set(e.target.value)} aria-label={`${spec.label} slider`} aria-describedby={describedBy} tabIndex={-1}
           />
         )}
         <input
-          id={id} className={SLIDERS.has(name) ? 'number short' : 'number'} type="text" inputMode={spec.type === 'integer' ? 'numeric' : 'decimal'}
+          id={id} data-control className={SLIDERS.has(name) ? 'number short' : 'number'} type="text" inputMode={spec.type === 'integer' ? 'numeric' : 'decimal'}
           value={text} placeholder={defaultText} onChange={(e) => set(e.target.value)}
           aria-describedby={describedBy} aria-invalid={!!error} autoComplete="off" spellCheck={false}
         />
@@ -140,7 +151,7 @@ function Field({ name, backend }: { name: FieldName; backend: Backend }) {
       </div>
       {spec.type !== 'boolean' && control}
       <p id={helpId} className="help">
-        {spec.help}{spec.type === 'integer' || spec.type === 'number' ? ` ${defaultWords}; ${spec.range}.` : ''}
+        {plainText(spec.help)}{spec.type === 'integer' || spec.type === 'number' ? ` ${defaultWords(name, ownDefault)}; ${rangeWords(name, spec.range)}.` : ''}
         {!used && ` Not used by ${backend === 'segmind' ? 'Segmind' : 'this device'}.`}
         {name === 'seed' && lastSeed !== undefined && ` Last video used ${lastSeed}.`}
       </p>

@@ -4,7 +4,7 @@ import type { GetState, SetState } from './types.ts';
 
 export interface ImageSlice {
   image?: LoadedImage;
-  /** why the last picture was refused (shown next to the drop zone) */
+  /** why the last picture was refused (shown next to the drop zone), and that the previous one is still in use */
   imageError?: string;
   imageBusy: boolean;
   setImage(image: LoadedImage): void;
@@ -24,7 +24,8 @@ export function createImageSlice(set: SetState, get: GetState, revokeUrl: (url: 
       set({ image, imageError: undefined, imageBusy: false });
     },
     setImageError(message) {
-      set({ imageError: message, imageBusy: false });
+      const kept = get().image;
+      set({ imageError: message && kept ? `${message} ${keptPictureWords(kept.name)}` : message, imageBusy: false });
     },
     setImageBusy(busy) {
       set({ imageBusy: busy });
@@ -35,4 +36,9 @@ export function createImageSlice(set: SetState, get: GetState, revokeUrl: (url: 
       set({ image: undefined, imageError: undefined });
     },
   };
+}
+
+/** What a refusal adds when a picture was already loaded: that one stays. */
+export function keptPictureWords(name: string): string {
+  return `The previous picture, "${name}", is still the one in use.`;
 }

@@ -14,6 +14,8 @@ import type { LoadedImage } from '../image-check.ts';
 import { deriveView } from '../view.ts';
 import { plannedDenoiseWork } from '../../contract/work.ts';
 import { speedKey } from '../estimate.ts';
+import { firstFieldToFix } from '../form.ts';
+import type { FieldName } from '../../contract/request.ts';
 import type { GetState, SetState } from './types.ts';
 
 export interface JobState {
@@ -78,6 +80,8 @@ export interface JobSlice {
   notice?: string;
   /** when copying to the clipboard is refused: the text, shown for manual copy */
   base64Fallback?: string;
+  /** Generate was pressed with a setting at fault: the first one, for the form to focus (`seq` counts the presses) */
+  fieldToFix?: { field: FieldName; seq: number };
   generate(): Promise<void>;
   cancel(): void;
   exportAs(format: ExportFormat): Promise<void>;
@@ -162,7 +166,8 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
       const s = get();
       const view = deriveView(s);
       if (!view.canGenerate || !view.check.request || !s.image) {
-        set({ notice: view.blocker });
+        const field = view.running ? undefined : firstFieldToFix(view.check.fieldErrors);
+        set({ notice: view.blocker, ...(field ? { fieldToFix: { field, seq: (s.fieldToFix?.seq ?? 0) + 1 } } : {}) });
         return;
       }
       const request = view.check.request;
