@@ -7,38 +7,32 @@
  */
 import { useEffect, useRef, type DragEvent, type ReactNode } from 'react';
 import { useStore } from 'zustand';
-import { IMPORT_JOB, modelStore, type CachedModel, type ModelJob, type ModelRecord, type ModelStore } from '../../store/slices/library.ts';
+import { IMPORT_JOB, modelStore, type ModelStore } from '../../store/slices/library.ts';
 import { formatBytes } from '../../common/format.ts';
+import { describeModelRow, type AppModelFacts, type ModelRow, type ReadmeSection } from '../../store/model-rows.ts';
+import { ProgressLine } from './ProgressLine.tsx';
+import { HubPanel } from './HubPanel.tsx';
 
 export interface ModelManagerProps {
   store?: ModelStore;
   onSelect?: (id: string) => void;
   selectedId?: string;
-}
-
-interface Row {
-  id: string;
-  record?: ModelRecord;
-  cached?: CachedModel;
+  /** the app's models (labels as the header shows them, which are bundled with the app) */
+  appModels?: readonly AppModelFacts[];
 }
 
 type DirectoryPicker = (o?: { mode?: 'read' | 'readwrite'; id?: string }) => Promise<FileSystemDirectoryHandle>;
 
-import { PHASE_LABEL, ProgressLine } from './ProgressLine.tsx';
-import { HubPanel } from './HubPanel.tsx';
+/** Where README.md is published (a build setting, VITE_README_URL); without it the section is named, not linked. */
+const README_URL = (import.meta.env.VITE_README_URL as string | undefined)?.trim() || undefined;
 
-function statusText(row: Row, job: ModelJob | undefined): string {
-  if (job?.running) return job.kind === 'import' ? 'Importing…' : PHASE_LABEL[job.progress?.phase ?? 'manifest'] ?? 'Working…';
-  const c = row.cached;
-  if (c?.complete) return 'Ready (verified, stored in this browser)';
-  if (c?.problem) return `Damaged: ${c.problem}`;
-  if (c?.source?.kind === 'hub') return `Paused while getting it from ${c.source.hub?.repo ?? 'Hugging Face'} — Resume continues where it stopped`;
-  if (c && c.totalBytes > 0) return `Paused at ${formatBytes(Math.min(c.bytes, c.totalBytes))} of ${formatBytes(c.totalBytes)} — resume to continue`;
-  if (c) return 'Incomplete';
-  return 'Not downloaded';
+/** A README section: a link where the README is published, else its title to look up. */
+export function ReadmeLink({ section }: { section: ReadmeSection }): ReactNode {
+  const text = `README: ${section.title}`;
+  return README_URL ? <a href={`${README_URL}#${section.anchor}`} target="_blank" rel="noreferrer">{text}</a> : <span>{text}</span>;
 }
 
-export function ModelManager({ store = modelStore, onSelect, selectedId }: ModelManagerProps): ReactNode {
+export function ModelManager({ store = modelStore, onSelect, selectedId, appModels }: ModelManagerProps): ReactNode {
   const records = useStore(store, (s) => s.records);
   const cached = useStore(store, (s) => s.cached);
   const jobs = useStore(store, (s) => s.jobs);
@@ -50,7 +44,7 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
     void store.getState().refresh();
   }, [store]);
 
-  const rows: Row[] = records.map((r) => ({ id: r.id, record: r, cached: cached.find((c) => c.id === r.id) }));
+  const rows: ModelRow[] = records.map((r) => ({ id: r.id, record: r, cached: cached.find((c) => c.id === r.id) }));
   for (const c of cached) if (!records.some((r) => r.id === c.id)) rows.push({ id: c.id, cached: c });
 
   const importJob = jobs[IMPORT_JOB];
@@ -91,17 +85,17 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
         {storage.persisted === true && ' · persistent (the browser will not evict it)'}
         {storage.persisted === false && ' · not persistent (the browser may evict models when disk space runs low)'}
       </p>
-      <HubPanel store={store} />
+      <h3 className="model-list-heading">Your models</h3>
       <table className="model-table">
         <thead>
           <tr>
             <th>Model</th>
             <th>Precision</th>
             <th>Frames</th>
-            <th>Resolution</th>
-            <th>Size</th>
+            <th>Video size</th>
+            <th>Storage</th>
             <th>Status</th>
-            <th />
+            <th><span className="visually-hidden">Actions</span></th>
           </tr>
         </thead>
         <tbody>
@@ -110,26 +104,35 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
             const c = row.cached;
             const job = jobs[row.id];
             const m = c?.manifest;
+            const words = describeModelRow(row, job, { selectedId, appModels });
             const size = m?.totalBytes ?? (c?.totalBytes || undefined) ?? r?.bytes;
-            const canResume = !!c && !c.complete && !job?.running;
-            const downloadable = !!r || !!c?.source?.baseUrl || c?.source?.kind === 'hub';
             return (
               <tr key={row.id} data-testid={`model-row-${row.id}`} aria-selected={selectedId === row.id}>
-                <td>
-                  <strong>{r?.label ?? c?.source?.label ?? row.id}</strong>
-                  {r?.demo && <span className="badge"> demo</span>}
-                  {r?.note && <div className="model-note">{r.note}</div>}
+                <td data-label="Model">
+                  <strong data-testid={`model-label-${row.id}`}>{words.label}</strong>
+                  {words.demo && <span className="badge"> demo</span>}
+                  <div className="model-note" data-testid={`model-origin-${row.id}`}>
+                    {words.origin}
+                    {words.links.map((l) => (
+                      <span key={l.href}>
+                        {' · '}
+                        <a href={l.href} target="_blank" rel="noreferrer">{l.text}</a>
+                      </span>
+                    ))}
+                    {' · '}
+                    <ReadmeLink section={words.readme} />
+                  </div>
                   {r?.requiredFeatures.length ? <div className="model-note">needs GPU feature: {r.requiredFeatures.join(', ')}</div> : null}
                 </td>
-                <td>{m?.precision ?? r?.precision ?? '?'}</td>
-                <td>{m?.pipeline.defaultFrames ?? r?.frames ?? '?'}</td>
-                <td>{m ? `${m.pipeline.defaultWidth}×${m.pipeline.defaultHeight}` : r ? `${r.resolution.width}×${r.resolution.height}` : '?'}</td>
-                <td data-testid={`model-size-${row.id}`}>
+                <td data-label="Precision">{m?.precision ?? r?.precision ?? '?'}</td>
+                <td data-label="Frames">{m?.pipeline.defaultFrames ?? r?.frames ?? '?'}</td>
+                <td data-label="Video size">{m ? `${m.pipeline.defaultWidth}×${m.pipeline.defaultHeight}` : r ? `${r.resolution.width}×${r.resolution.height}` : '?'}</td>
+                <td data-label="Storage" data-testid={`model-size-${row.id}`}>
                   {size !== undefined ? `${!m && r?.approximate && !c?.totalBytes ? '≈ ' : ''}${formatBytes(size)}` : '?'}
                   {c && !c.complete && c.bytes > 0 && <div className="model-note">{formatBytes(c.bytes)} stored</div>}
                 </td>
-                <td data-testid={`model-status-${row.id}`}>
-                  {statusText(row, job)}
+                <td data-label="Status" data-testid={`model-status-${row.id}`}>
+                  {words.status}
                   {job?.running && <ProgressLine job={job} testId={`model-progress-${row.id}`} />}
                   {job?.error && job.error.code !== 'cancelled' && (
                     <div role="alert" className="model-error" data-testid={`model-error-${row.id}`}>
@@ -138,24 +141,24 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
                   )}
                   {job?.error?.code === 'cancelled' && <div className="model-note">{job.error.message}</div>}
                 </td>
-                <td>
+                <td className="model-actions">
                   {job?.running ? (
                     <button data-testid={`model-cancel-${row.id}`} onClick={() => actions.cancel(row.id)}>
                       Cancel
                     </button>
                   ) : (
                     <>
-                      {c?.complete && onSelect && (
+                      {words.use && onSelect && (
                         <button data-testid={`model-use-${row.id}`} onClick={() => onSelect(row.id)}>
                           Use
                         </button>
                       )}
-                      {!c?.complete && downloadable && (
+                      {words.download && (
                         <button data-testid={`model-download-${row.id}`} onClick={() => void actions.download(row.id)}>
-                          {canResume ? 'Resume' : 'Download'}
+                          {words.download}
                         </button>
                       )}
-                      {c && (
+                      {words.remove && (
                         <button data-testid={`model-delete-${row.id}`} onClick={() => void actions.remove(row.id)}>
                           Delete
                         </button>
@@ -168,6 +171,7 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
           })}
         </tbody>
       </table>
+      <HubPanel store={store} />
 
       <div className="model-import" data-testid="model-import" onDragOver={(e) => e.preventDefault()} onDrop={(e) => void onDrop(e)}>
         <button data-testid="model-import-button" disabled={importJob?.running} onClick={() => void pickFolder()}>
@@ -195,7 +199,7 @@ export function ModelManager({ store = modelStore, onSelect, selectedId }: Model
         )}
         {importJob?.result && !importJob.running && (
           <div data-testid="model-import-done">
-            Imported {importJob.result.id}: every file verified.{importJob.result.stats.warnings.length ? ` (${importJob.result.stats.warnings.join('; ')})` : ''}
+            Imported {cached.find((c) => c.id === importJob.result!.id)?.source?.label ?? importJob.result.id}: every file verified.{importJob.result.stats.warnings.length ? ` (${importJob.result.stats.warnings.join('; ')})` : ''}
           </div>
         )}
       </div>
