@@ -4,7 +4,7 @@
  * ffmpeg themselves.
  *
  * One zustand store made of slices, one per concern (./slices): the picture, the settings, the local models,
- * the Segmind key, the job. The derived view lives in ./view.ts, the error wording in ./errors.ts.
+ * the Segmind key, the job, the first-run tour. The derived view lives in ./view.ts, the error wording in ./errors.ts.
  * Dependencies are injected so the logic can be tested in Node with fakes; src/store/index.ts wires the real ones.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
@@ -25,6 +25,7 @@ import { createModelsSlice, type ModelsSlice } from './slices/models.ts';
 import { createRemoteKeySlice, type RemoteKeySlice } from './slices/remote-key.ts';
 import { createJobSlice, type JobSlice } from './slices/job.ts';
 import { createSpeedSlice, type SpeedSlice } from './slices/speed.ts';
+import { createTourSlice, type TourSlice } from './slices/tour.ts';
 
 export type { JobState, FrameSlot, ResultState, ExportFormat, ExportState } from './slices/job.ts';
 export type { AppError } from './errors.ts';
@@ -38,7 +39,7 @@ export interface LifecycleSlice {
   init(): Promise<void>;
 }
 
-export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice & SpeedSlice;
+export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice & SpeedSlice & TourSlice;
 export type AppStore = AppState & LifecycleSlice;
 
 export interface AppDeps {
@@ -83,6 +84,7 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
       ...createModelsSlice(set, deps.storage),
       ...createRemoteKeySlice(set, deps.storage, deps.segmindEndpoint),
       ...createSpeedSlice(set, deps.storage),
+      ...createTourSlice(set, deps.storage),
       ...createJobSlice(set, get, {
         engines: { local, remote }, mux: deps.mux, imageBase64: deps.imageBase64, copyText: deps.copyText,
         blobToBase64: deps.blobToBase64, createUrl, revokeUrl, now,

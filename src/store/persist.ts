@@ -19,6 +19,8 @@ export const STORAGE_KEYS = {
   backend: 'svd-web:backend:v1',
   model: 'svd-web:model:v1',
   apiKey: 'svd-web:segmind-api-key',
+  /** '1' once the first-run tour (what the demo model is, how to get the real one) was dismissed */
+  tourDismissed: 'svd-web:tour-dismissed:v1',
 } as const;
 
 /** Form values as typed: numbers stay strings until validated (so "-", "0." can be typed), booleans as booleans. */

@@ -33,6 +33,11 @@ export interface AppView {
   /** why Generate is disabled, in words ('' when it is enabled) */
   blocker: string;
   running: boolean;
+  /**
+   * the first-run tour: shown in the empty state (no picture yet) while the bundled demo model runs here and no real
+   * model is stored, until dismissed
+   */
+  tour: boolean;
 }
 
 let framingCache: { key: string; value: AppView['framing']; error?: string } | undefined;
@@ -86,5 +91,6 @@ export function deriveView(s: AppState): AppView {
   else if (!check.request) blocker = 'Fix the settings marked in red.';
   else if (framingError) blocker = framingError;
   else if (!decision.ready) blocker = decision.reason;
-  return { model, decision, check, framing, framingError, estimate, modelDefaults, canGenerate: blocker === '', blocker, running };
+  const tour = !s.tourDismissed && !s.image && !running && decision.backend === 'local' && model?.demo === true && !s.models.some((m) => !m.demo);
+  return { model, decision, check, framing, framingError, estimate, modelDefaults, canGenerate: blocker === '', blocker, running, tour };
 }

@@ -1,7 +1,9 @@
 /** The app: picture → settings → where it runs → video. Layout only; state lives in src/store. */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { actions, appStore, useApp, useView } from '../store/index.ts';
 import { ModelManager } from './models/ModelManager.tsx';
+import { HUB_HEADING_ID } from './models/HubPanel.tsx';
+import { Tour } from './Tour.tsx';
 import { UpdateBanner } from './UpdateBanner.tsx';
 import { ImagePanel } from './ImagePanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
@@ -15,11 +17,23 @@ export function App() {
   }, []);
   const view = useView();
   const modelsStatus = useApp((s) => s.modelsStatus);
+  const models = useApp((s) => s.models);
+  const appModels = useMemo(() => models.map((m) => ({ id: m.id, label: m.label, demo: m.demo, bundled: m.source.kind === 'url' })), [models]);
   // Open the model manager when there is no model to run locally; keep it compact otherwise.
   const [modelsOpen, setModelsOpen] = useState(false);
   useEffect(() => {
     if (modelsStatus === 'done' && !view.model) setModelsOpen(true);
   }, [modelsStatus, view.model]);
+  // The tour's "Get the real model": the Models panel opens at "Get a real model from Hugging Face".
+  const [goToHub, setGoToHub] = useState(0);
+  const lastGoToHub = useRef(0);
+  useEffect(() => {
+    if (goToHub === lastGoToHub.current || !modelsOpen) return;
+    lastGoToHub.current = goToHub;
+    const heading = document.getElementById(HUB_HEADING_ID);
+    heading?.scrollIntoView({ block: 'start' });
+    heading?.focus({ preventScroll: true });
+  }, [goToHub, modelsOpen]);
   return (
     <div className="app" id="app" data-testid="app-root">
       <a className="skip-link" href="#run-heading">Skip to Generate</a>
@@ -34,6 +48,7 @@ export function App() {
           <span className="dot" aria-hidden="true" />{view.decision.label}
         </p>
       </header>
+      <Tour onGetModel={() => { setModelsOpen(true); setGoToHub((n) => n + 1); }} />
       <main className="layout">
         <div className="col">
           <ImagePanel />
@@ -48,7 +63,7 @@ export function App() {
               <span className="muted">{view.model ? `Using ${view.model.label}` : 'No model on this device yet'} · download, import or delete</span>
             </summary>
             {/* The model manager (issue 7) owns this content. */}
-            <ModelManager onSelect={(id) => actions().setModel(id)} selectedId={view.model?.id} />
+            <ModelManager onSelect={(id) => actions().setModel(id)} selectedId={view.model?.id} appModels={appModels} />
           </details>
         </div>
       </main>

@@ -10,6 +10,9 @@ import { HUB_CUSTOM_JOB, TOKENS_PAGE, hubEntryFacts, hubPrecision, type HubCheck
 import { formatBytes } from '../../common/format.ts';
 import { ProgressLine } from './ProgressLine.tsx';
 
+/** The id of the panel's heading: the first-run tour's "Get the real model" brings the focus here. */
+export const HUB_HEADING_ID = 'get-a-real-model';
+
 function JobLine({ job, testId }: { job: ModelJob | undefined; testId: string }): ReactNode {
   if (!job) return null;
   return (
@@ -83,7 +86,7 @@ export function HubPanel({ store }: { store: ModelStore }): ReactNode {
   const custom = jobs[HUB_CUSTOM_JOB];
   return (
     <div className="hub-panel" data-testid="hub-panel">
-      <h3>Get a real model from Hugging Face</h3>
+      <h3 id={HUB_HEADING_ID} tabIndex={-1}>Get a real model from Hugging Face</h3>
       <p className="model-note">
         The app downloads the official checkpoint's fp16 weights from the Hugging Face Hub and converts them here, in this tab (nothing is uploaded).
         The downloaded weights are deleted as each part is converted; a reload or a cut connection resumes where it stopped.
