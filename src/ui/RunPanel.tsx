@@ -1,5 +1,9 @@
-/** Where the video is made (and why), the Segmind key, Generate/Cancel, one progress bar, errors in plain words. */
-import { useEffect, useId, useRef, useState } from 'react';
+/**
+ * Where the video is made (and why), the Segmind key, Generate/Cancel, one progress bar, errors in plain words.
+ * Generate, the work/time line and the progress form the action bar: in the card on wide screens, pinned to the
+ * bottom of the window on narrow ones (styles.css), so they stay in reach without scrolling past every setting.
+ */
+import { useEffect, useId, useRef, useState, type RefObject } from 'react';
 import { BACKEND_CHOICES, type BackendChoice } from '../store/backend.ts';
 import { formatDuration, formatTimeLeft } from '../common/format.ts';
 import { actions, useApp, useView } from '../store/index.ts';
@@ -10,7 +14,9 @@ export function RunPanel() {
   const { job, error } = useApp((s) => ({ job: s.job, error: s.error }));
   const generateRef = useRef<HTMLButtonElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
+  const barRef = useRef<HTMLDivElement>(null);
   const blockerId = useId();
+  useBarHeight(barRef);
 
   // Keep keyboard focus sensible: on Cancel while running, back on Generate afterwards.
   const wasRunning = useRef(false);
@@ -24,28 +30,35 @@ export function RunPanel() {
     <section className="card run" aria-labelledby="run-heading">
       <h2 id="run-heading"><span className="step" aria-hidden="true">3</span>Make the video</h2>
       <BackendPicker />
-      <div className="actions">
-        <button
-          ref={generateRef}
-          type="button"
-          className="button primary big"
-          data-testid="generate"
-          onClick={() => void actions().generate()}
-          aria-disabled={!view.canGenerate}
-          aria-describedby={view.canGenerate ? undefined : blockerId}
-        >
-          {view.running ? 'Generating…' : 'Generate video'}
-        </button>
-        {view.running && (
-          <button ref={cancelRef} type="button" className="button danger" data-testid="cancel" onClick={() => actions().cancel()}>Cancel</button>
+      <div className="action-bar" data-testid="action-bar" ref={barRef}>
+        <div className="actions">
+          <button
+            ref={generateRef}
+            type="button"
+            className="button primary big"
+            data-testid="generate"
+            onClick={() => void actions().generate()}
+            aria-disabled={!view.canGenerate}
+            aria-describedby={view.canGenerate ? undefined : blockerId}
+          >
+            {view.running ? 'Generating…' : 'Generate video'}
+          </button>
+          {view.running && (
+            <button ref={cancelRef} type="button" className="button danger" data-testid="cancel" onClick={() => actions().cancel()}>Cancel</button>
+          )}
+        </div>
+        <WorkLine />
+        {!view.canGenerate && !view.running && <p id={blockerId} className="blocker" data-testid="blocker">{view.blocker}</p>}
+        <Progress />
+        {error && (
+          <p className="bar-error">
+            {error.title}. <a href={`#${ERROR_ID}`}>What happened</a>
+          </p>
         )}
       </div>
-      <WorkLine />
-      {!view.canGenerate && !view.running && <p id={blockerId} className="blocker" data-testid="blocker">{view.blocker}</p>}
-      <Progress />
       <div aria-live="assertive" className="error-slot">
         {error && (
-          <div className="error-box" role="alert" data-testid="error">
+          <div className="error-box" role="alert" data-testid="error" id={ERROR_ID}>
             <p className="error-title">{error.title}{error.status ? <span className="muted"> · HTTP {error.status}</span> : null}</p>
             <p>{error.message}</p>
             <div className="row">
@@ -60,6 +73,28 @@ export function RunPanel() {
       {job.phase === 'cancelled' && <p className="muted" data-testid="cancelled">Cancelled. Nothing was saved; change the settings or press Generate again.</p>}
     </section>
   );
+}
+
+const ERROR_ID = 'run-error';
+
+/**
+ * The action bar's height in --action-bar-height on the document, so that where the bar is pinned to the bottom of
+ * the window (narrow screens) the page leaves room for it below the last card.
+ */
+function useBarHeight(ref: RefObject<HTMLElement | null>) {
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const root = document.documentElement;
+    const update = () => root.style.setProperty('--action-bar-height', `${Math.ceil(el.getBoundingClientRect().height)}px`);
+    const observer = new ResizeObserver(update);
+    observer.observe(el);
+    update();
+    return () => {
+      observer.disconnect();
+      root.style.removeProperty('--action-bar-height');
+    };
+  }, [ref]);
 }
 
 /** What a local run will do (steps × UNet calls, FLOPs) and, once this device is measured, how long it will take. */
