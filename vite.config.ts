@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { VitePWA } from 'vite-plugin-pwa';
+import { VitePWA, type ManifestOptions } from 'vite-plugin-pwa';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -87,38 +87,67 @@ function demoModelVersion(): string {
 const DEMO_MODEL_CACHE_PREFIX = 'svd-demo-model-';
 const demoModelCache = DEMO_MODEL_CACHE_PREFIX + demoModelVersion();
 
+/** The web app manifest: built into dist/ by vite-plugin-pwa, served by `vite` dev by devManifest() below. */
+const webManifest: Partial<ManifestOptions> = {
+  id: '/',
+  name: 'svd-web — image to video on your GPU',
+  short_name: 'svd-web',
+  description:
+    'Turn a still image into a short video with Stable Video Diffusion, running locally in your browser on ' +
+    'WebGPU. Works offline once a model is downloaded.',
+  lang: 'en',
+  start_url: '/',
+  scope: '/',
+  display: 'standalone',
+  // The app follows the system theme (src/ui/styles.css); index.html sets theme-color per scheme. The
+  // manifest takes one value: the dark background, which also frames the indigo icon on the splash screen.
+  theme_color: '#0e1017',
+  background_color: '#0e1017',
+  categories: ['photo', 'multimedia', 'productivity'],
+  icons: [
+    { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+    { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+    { src: '/icons/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+  ],
+};
+
+/**
+ * `npm start` (vite dev) serves the same manifest at the same address and links it from the pages, so the app is
+ * installable there too. vite-plugin-pwa's devOptions would serve it only together with its dev service worker, which
+ * this project keeps out of dev on purpose (src/pwa/register.ts: a worker would serve stale code while editing).
+ */
+function devManifest(): Plugin {
+  const href = '/manifest.webmanifest';
+  return {
+    name: 'svd-web:dev-manifest',
+    apply: 'serve',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        if ((req.url ?? '').split('?')[0] !== href) return next();
+        res.setHeader('Content-Type', 'application/manifest+json');
+        res.end(JSON.stringify(webManifest, null, 2));
+      });
+    },
+    transformIndexHtml: {
+      order: 'post',
+      handler: (html) => ({ html, tags: [{ tag: 'link', attrs: { rel: 'manifest', href }, injectTo: 'head' }] }),
+    },
+  };
+}
+
 function pwa(): Plugin[] {
   return [
+    devManifest(),
     ...VitePWA({
       registerType: 'prompt',
       // src/pwa/register.ts registers the worker itself (workbox-window): no injected script, no virtual module.
       injectRegister: false,
-      // Dev mode (`vite`) runs without a service worker; register.ts unregisters stale ones there.
+      // Dev mode (`vite`) runs without a service worker; register.ts unregisters stale ones there. The manifest is
+      // served in dev by devManifest() (enabling devOptions would register a dev service worker too).
       devOptions: { enabled: false },
       filename: 'sw.js',
       manifestFilename: 'manifest.webmanifest',
-      manifest: {
-        id: '/',
-        name: 'svd-web — image to video on your GPU',
-        short_name: 'svd-web',
-        description:
-          'Turn a still image into a short video with Stable Video Diffusion, running locally in your browser on ' +
-          'WebGPU. Works offline once a model is downloaded.',
-        lang: 'en',
-        start_url: '/',
-        scope: '/',
-        display: 'standalone',
-        // The app follows the system theme (src/ui/styles.css); index.html sets theme-color per scheme. The
-        // manifest takes one value: the dark background, which also frames the indigo icon on the splash screen.
-        theme_color: '#0e1017',
-        background_color: '#0e1017',
-        categories: ['photo', 'multimedia', 'productivity'],
-        icons: [
-          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
-          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
-          { src: '/icons/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
-        ],
-      },
+      manifest: webManifest,
       workbox: {
         // The app shell: HTML, JS/CSS chunks, icons and favicon (public/). The plugin adds manifest.webmanifest.
         globPatterns: ['**/*.{html,js,css,png,ico}'],
