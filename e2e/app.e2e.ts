@@ -27,7 +27,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { Page, Request } from '@playwright/test';
-import { ARTIFACTS } from './harness.ts';
+import { ARTIFACTS, ROOT } from './harness.ts';
 import { expect, openSession, test as base, type Session } from './support/fixtures.ts';
 import { FFMPEG, ffprobe, hasFfmpeg, hasFfprobe, NO_FFMPEG, NO_FFPROBE } from './support/tools.ts';
 import type { SegmindServer } from '../tests/support/segmind-server.ts';
@@ -39,13 +39,17 @@ const VIEWPORTS = [
   { width: 390, height: 844 },
 ] as const;
 
-/** Screenshots the page at both sizes (full page), then goes back to 1280×800. */
+/**
+ * Screenshots the page at both sizes (full page), then goes back to 1280×800. On the narrow one, also what the window
+ * shows: the action bar is pinned to the window's bottom there, which a full-page capture draws mid-page.
+ */
 async function shots(page: Page, state: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   for (const v of VIEWPORTS) {
     await page.setViewportSize(v);
     await page.waitForTimeout(150);
     await page.screenshot({ path: join(SHOTS, `${state}-${v.width}x${v.height}.png`), fullPage: true });
+    if (v.width < 860) await page.screenshot({ path: join(SHOTS, `${state}-${v.width}x${v.height}-window.png`) });
   }
   await page.setViewportSize(VIEWPORTS[0]);
 }
@@ -689,5 +693,205 @@ test.describe('app: keyboard only, and settings that survive a reload', () => {
     await expect.poll(posts, { timeout: 30_000 }).toBe(2);
     await expect(page.getByTestId('result-video')).toBeVisible({ timeout: 30_000 });
     expect(s.pageErrors).toEqual([]);
+  });
+});
+
+// =========================================================================================================
+
+/** The element's box in the viewport, and whether all of it is inside the viewport. */
+async function inViewport(page: Page, testId: string): Promise<{ top: number; bottom: number; inside: boolean }> {
+  return page.getByTestId(testId).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, inside: r.top >= 0 && r.bottom <= innerHeight && r.height > 0 };
+  });
+}
+
+test.describe('app: a newcomer\'s first look (issue 17)', () => {
+  test('at 390×844 Generate, the work line and the progress stay in reach from the top to the settings\' end; on a wide screen they stay in the card', async ({ app: s }) => {
+    const { page } = s;
+    test.setTimeout(180_000);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect(page.getByTestId('backend-decision')).toHaveText(/This device's CPU/, { timeout: 60_000 });
+    await page.getByTestId('file-input').setInputFiles(file('phone.png', 'image/png', PICTURE));
+    await expect(page.getByTestId('image-info')).toHaveText(/phone\.png/);
+    await expect(page.getByTestId('generate')).toHaveAttribute('aria-disabled', 'false');
+
+    // scrolled to the top: Generate and the work line are in the window, pinned to its bottom
+    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    const top = await inViewport(page, 'generate');
+    expect(top.inside).toBe(true);
+    expect(top.bottom).toBeGreaterThan(844 - 200);
+    expect((await inViewport(page, 'work-line')).inside).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'newcomer-top-390x844.png') });
+
+    // scrolled to the settings' end: still there, and the bar does not hide the last setting
+    await page.locator('details.advanced > summary').scrollIntoViewIfNeeded();
+    expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(300);
+    expect((await inViewport(page, 'generate')).inside).toBe(true);
+    const bar = await inViewport(page, 'action-bar');
+    const advanced = await page.locator('details.advanced > summary').evaluate((el) => el.getBoundingClientRect().bottom);
+    expect(advanced).toBeLessThanOrEqual(bar.top);
+    await page.screenshot({ path: join(SHOTS, 'newcomer-settings-end-390x844.png') });
+    // the page's end clears the bar too
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const footer = await page.locator('.app-footer').evaluate((el) => el.getBoundingClientRect().bottom);
+    expect(footer).toBeLessThanOrEqual((await inViewport(page, 'action-bar')).top);
+
+    // clickable where it is (Playwright checks nothing covers it): the run starts, Cancel and the progress are in the bar
+    await page.locator('details.advanced > summary').scrollIntoViewIfNeeded();
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('cancel')).toBeVisible();
+    expect((await inViewport(page, 'cancel')).inside).toBe(true);
+    await expect(page.getByTestId('progress')).toBeVisible();
+    expect((await inViewport(page, 'progress')).inside).toBe(true);
+    await page.getByTestId('cancel').click();
+    await expect(page.getByTestId('cancelled')).toBeVisible({ timeout: 60_000 });
+
+    // a wide screen: the bar is part of the "Make the video" card, as before
+    await page.setViewportSize({ width: 1280, height: 800 });
+    expect(await page.getByTestId('action-bar').evaluate((el) => getComputedStyle(el).position)).toBe('static');
+    const inCard = await page.getByTestId('action-bar').evaluate((el) => {
+      const card = el.closest('section.card')!.getBoundingClientRect();
+      const r = el.getBoundingClientRect();
+      return r.top >= card.top && r.bottom <= card.bottom && r.left >= card.left && r.right <= card.right;
+    });
+    expect(inCard).toBe(true);
+    expect(s.pageErrors).toEqual([]);
+  });
+
+  test('the first-run tour says what the demo model is and opens the Models panel at "Get a real model from Hugging Face"; dismissed, it stays away', async ({ app: s }) => {
+    const { page } = s;
+    const tour = page.getByTestId('tour');
+    await expect(tour).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('tour-demo')).toHaveText(/random/);
+    await expect(page.getByTestId('tour-demo')).toHaveText(/noise/);
+    await expect(page.getByTestId('tour-demo')).toHaveText(/trying the app/);
+    const models = page.getByTestId('models-slot');
+    expect(await models.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+
+    await page.getByTestId('tour-get-model').click();
+    await expect.poll(() => models.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    const heading = page.getByRole('heading', { name: 'Get a real model from Hugging Face' });
+    await expect(heading).toBeFocused();
+    await expect(heading).toBeInViewport();
+    await shots(page, 'tour-models');
+
+    // only in the empty state: a picture hides it, removing the picture brings it back (not dismissed)
+    await page.getByTestId('file-input').setInputFiles(file('first.png', 'image/png', PICTURE));
+    await expect(page.getByTestId('image-info')).toHaveText(/first\.png/);
+    await expect(tour).toHaveCount(0);
+    await page.getByRole('button', { name: 'Remove' }).click();
+    await expect(tour).toBeVisible();
+
+    await page.getByTestId('tour-dismiss').click();
+    await expect(tour).toHaveCount(0);
+    expect(await page.evaluate(() => localStorage.getItem('svd-web:tour-dismissed:v1'))).toBe('1');
+    await page.reload();
+    // the models are found (the demo is in the model list) and still no tour
+    await expect(page.getByTestId('model-select')).toHaveValue('tiny-random', { timeout: 60_000 });
+    await expect(page.getByTestId('status-chip')).toHaveText(/CPU|GPU/, { timeout: 60_000 });
+    await expect(tour).toHaveCount(0);
+    expect(s.pageErrors).toEqual([]);
+  });
+
+  test('the Models panel: column labels, the demo by the header\'s name and in use, bundled (no Download), where it comes from', async ({ app: s }) => {
+    const { page } = s;
+    await expect(page.getByTestId('model-select')).toHaveValue('tiny-random', { timeout: 60_000 });
+    await page.locator('[data-testid="models-slot"] > summary').click();
+    const manager = page.getByTestId('model-manager');
+    await expect(manager).toBeVisible();
+    expect(await manager.locator('table.model-table thead th').allTextContents()).toEqual(['Model', 'Precision', 'Frames', 'Video size', 'Storage', 'Status', 'Actions']);
+    // the table is a list of cards in this narrow panel: each value carries its column's label
+    const cells = await page.getByTestId('model-row-tiny-random').locator('td[data-label]').evaluateAll((tds) =>
+      tds.map((td) => ({ label: td.getAttribute('data-label'), before: getComputedStyle(td, '::before').content, head: getComputedStyle(td.closest('table')!.querySelector('thead')!).display })));
+    expect(cells.map((c) => c.label)).toEqual(['Model', 'Precision', 'Frames', 'Video size', 'Storage', 'Status']);
+    if (cells[0].head === 'none') for (const c of cells.slice(1, 5)) expect(c.before, c.label!).toMatch(/data-label|Precision|Frames|Video size|Storage/);
+
+    // the demo as the header and the model list name it, in use, with nothing to download
+    const selected = (await page.getByTestId('model-select').locator('option:checked').textContent())!.trim();
+    await expect(page.getByTestId('model-label-tiny-random')).toHaveText(selected);
+    await expect(page.getByTestId('models-slot').locator('summary')).toContainText(`Using ${selected}`);
+    await expect(page.getByTestId('model-status-tiny-random')).toHaveText(/^In use · Ready: comes with the app, nothing to download$/);
+    await expect(page.getByTestId('model-origin-tiny-random')).toContainText('Bundled with the app');
+    await expect(page.getByTestId('model-origin-tiny-random')).toContainText('README: Quick start');
+    expect(await page.getByTestId('model-download-tiny-random').count()).toBe(0);
+    // no raw id where the model has a name
+    expect(await manager.evaluate((el) => (el as HTMLElement).innerText)).not.toContain('tiny-random');
+    await manager.screenshot({ path: join(SHOTS, 'models-panel-1280x800.png') });
+    expect(s.pageErrors).toEqual([]);
+  });
+
+  test('settings in people\'s words: labels in errors, a decimal comma, defaults in words, Generate focuses the first bad field, a refused picture keeps the one in use', async ({ app: s }) => {
+    const { page } = s;
+    await expect(page.getByTestId('backend-decision')).toHaveText(/This device's CPU/, { timeout: 60_000 });
+    const settings = page.locator('section[aria-labelledby="settings-heading"]');
+
+    await setField(page, 'Conditioning noise', 'abc');
+    await expect(page.getByTestId('error-cond_aug')).toHaveText('Conditioning noise must be a number from 0 to 1.');
+    await setField(page, 'Conditioning noise', '0,05');
+    await expect(page.getByTestId('error-cond_aug')).toHaveCount(0);
+    await expect(page.getByLabel('Conditioning noise slider')).toHaveValue('0.05');
+
+    await openAdvanced(page);
+    await page.getByLabel('Resolution', { exact: true }).selectOption('custom');
+    await expect(page.locator('[data-field="width"] .help')).toContainText("Default: the model's size");
+    await expect(page.locator('[data-field="height"] .help')).toContainText("Default: the model's size");
+    const text = await settings.evaluate((el) => (el as HTMLElement).innerText);
+    expect(text).not.toMatch(/Default\s*;/);
+    expect(text).not.toMatch(/\b(cond_aug|min_guidance|max_guidance|decode_chunk|resize_method)\b/);
+    await page.getByLabel('Resolution', { exact: true }).selectOption('model-default');
+
+    // Generate with bad fields: the focus goes to the first one in the form's order, "Advanced" opened for it
+    await page.getByTestId('file-input').setInputFiles(file('first.png', 'image/png', PICTURE));
+    await expect(page.getByTestId('image-info')).toHaveText(/first\.png/);
+    await setField(page, 'Steps', '0');
+    await setField(page, 'Frames', 'many');
+    await expect(page.getByTestId('error-frames')).toHaveText(/^Frames must be an integer from 1 to \d+/);
+    await page.locator('details.advanced > summary').click();
+    expect(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    await page.getByTestId('generate').click({ force: true }); // aria-disabled: Playwright would wait for it to enable
+    await expect(page.getByLabel('Frames', { exact: true })).toBeFocused();
+    await setField(page, 'Frames', '2');
+    await page.getByTestId('generate').click({ force: true });
+    await expect(page.getByLabel('Steps', { exact: true })).toBeFocused();
+    expect(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    await expect(page.getByTestId('error-steps')).toHaveText(/^Steps must be an integer from 1 to 200\.$/);
+    expect(await page.getByTestId('progress').getAttribute('data-phase')).toBe('idle');
+
+    // a refused picture: the previous one stays, and the message says so
+    await page.getByTestId('file-input').setInputFiles(file('notes.txt', 'text/plain', Buffer.from('just some words, not a picture\n')));
+    await expect(page.getByTestId('image-error')).toHaveText(/not a picture/);
+    await expect(page.getByTestId('image-error')).toContainText('The previous picture, "first.png", is still the one in use.');
+    await expect(page.getByTestId('image-info')).toHaveText(/first\.png/);
+    await shots(page, 'settings-words');
+    expect(s.pageErrors).toEqual([]);
+  });
+
+  test('`npm start` (vite dev) serves the web app manifest and links it, as the build does', async () => {
+    test.setTimeout(120_000);
+    const { createServer } = await import('vite');
+    const server = await createServer({
+      configFile: join(ROOT, 'vite.config.ts'), root: ROOT, logLevel: 'warn',
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+      optimizeDeps: { noDiscovery: true, include: [] },
+    });
+    try {
+      await server.listen();
+      const origin = server.resolvedUrls!.local[0].replace(/\/$/, '');
+      const html = await (await fetch(`${origin}/`)).text();
+      expect(html).toMatch(/<link rel="manifest" href="\/manifest\.webmanifest">/);
+      const res = await fetch(`${origin}/manifest.webmanifest`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/application\/manifest\+json/);
+      const dev = await res.json();
+      // the same manifest as the build's (dist/, made by vite-plugin-pwa)
+      expect(dev).toEqual(JSON.parse(readFileSync(join(ROOT, 'dist', 'manifest.webmanifest'), 'utf8')));
+      expect(dev).toMatchObject({ display: 'standalone', start_url: '/' });
+      const icon = await fetch(new URL(dev.icons[0].src, origin));
+      expect(icon.status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -335,3 +335,36 @@ test.describe('model delivery (OPFS, Range resume, sha256, faults)', () => {
     }
   });
 });
+
+test.describe('model manager words (issue 17)', () => {
+  test('labels its columns, offers no Download for the bundled demo, says where a model comes from, and says "Connecting…" (not "0 B of 0 B") while connecting', async ({ models, server, report }) => {
+    const { page, call } = models;
+    const { MODEL, baseUrl } = host(server);
+    const manager = page.getByTestId('model-manager');
+    await expect(manager.locator('table.model-table thead th')).toHaveText(['Model', 'Precision', 'Frames', 'Video size', 'Storage', 'Status', 'Actions']);
+    // the registry's demo model comes with the app: nothing to download, and the row says so
+    await expect(page.getByTestId('model-row-tiny-random')).toBeVisible();
+    expect(await page.getByTestId('model-download-tiny-random').count()).toBe(0);
+    await expect(page.getByTestId('model-origin-tiny-random')).toContainText('Bundled with the app');
+    await expect(page.getByTestId('model-status-tiny-random')).toContainText('comes with the app, nothing to download');
+
+    // a hosted model whose manifest request hangs: the line says it is connecting
+    const id = 'tiny-connecting';
+    server.reset();
+    server.fault(`${MODEL}/manifest.json`, { kind: 'stall', at: 0 });
+    await call('remove', id);
+    await call('setRecords', [{ id, label: 'Tiny (connecting)', baseUrl: baseUrl(), precision: 'fp32', frames: 3, resolution: { width: 64, height: 64 }, bytes: 0, requiredFeatures: [] }]);
+    await expect(page.getByTestId(`model-origin-${id}`)).toContainText(`Hosted at ${new URL(baseUrl()).host}`);
+    await page.getByTestId(`model-download-${id}`).click();
+    const progress = page.getByTestId(`model-progress-${id}`);
+    await expect(progress).toContainText('Connecting…', { timeout: 10_000 });
+    await expect.poll(() => server.requests.some((r) => r.path === `${MODEL}/manifest.json`)).toBe(true);
+    const line = (await progress.textContent()) ?? '';
+    expect(line).not.toMatch(/0 B of 0 B/);
+    expect(await progress.getAttribute('data-known')).toBe('false');
+    report.connecting = line;
+    await page.getByTestId(`model-cancel-${id}`).click();
+    await expect(page.getByTestId(`model-cancel-${id}`)).toHaveCount(0, { timeout: 30_000 });
+    await call('remove', id);
+  });
+});
