@@ -4,11 +4,13 @@
  *
  * Bad pictures are refused with a sentence a user can act on: empty, truncated, not an image (or an image type
  * the browser cannot decode), larger than 8192 px on a side. Animated GIF/WebP/APNG use their first frame, with a
- * note saying so. The byte checks are pure (image-check.ts, Node-tested); decoding here needs a browser.
+ * note saying so. The byte checks and the words are pure and shared with the CLI (src/contract/image-sniff.ts,
+ * image-messages.ts); decoding here needs a browser.
  */
 import { blobToBase64 } from '../common/base64.ts';
 import type { ImageInput } from '../contract/request.ts';
-import { FORMAT_NAMES, ImageInputError, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, sniffImage, type LoadedImage } from './image-check.ts';
+import { checkImageBytes, imageNotes, imageRefusals, pictureLabel, refusalOfFileSize, refusalOfSides } from '../contract/image-messages.ts';
+import { ImageInputError, type LoadedImage } from './image-check.ts';
 
 export { ImageInputError, sniffImage, MAX_IMAGE_SIDE, type LoadedImage } from './image-check.ts';
 
@@ -17,33 +19,24 @@ const PREVIEW_SIDE = 1024;
 
 /** Checks and decodes a picture. Throws ImageInputError with a user-facing sentence. */
 export async function decodeImageBlob(blob: Blob, name: string): Promise<LoadedImage> {
-  const label = name ? `"${name}"` : 'The picture';
-  if (blob.size === 0) throw new ImageInputError(`${label} is empty (0 bytes). Pick another file.`);
-  if (blob.size > MAX_IMAGE_BYTES) {
-    throw new ImageInputError(`${label} is ${Math.round(blob.size / 1e6)} MB; pictures up to ${MAX_IMAGE_BYTES / 1024 / 1024} MB are accepted.`);
-  }
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  const sniff = sniffImage(bytes);
-  if (!sniff.format) {
-    const what = sniff.other ?? (blob.type ? `a "${blob.type}" file` : 'not a picture this app knows');
-    throw new ImageInputError(`${label} is ${what}, not a picture. Use a PNG, JPEG, WebP, GIF, BMP or AVIF image.`);
-  }
-  const fmt = FORMAT_NAMES[sniff.format];
-  if (sniff.truncated) {
-    throw new ImageInputError(`${label} is an incomplete ${fmt} file: it ends early (an interrupted download or copy?). Save it again and retry.`);
-  }
-  checkSide(sniff.width, sniff.height, label);
+  const label = pictureLabel(name);
+  const sized = refusalOfFileSize(blob.size, label);
+  if (sized) throw new ImageInputError(sized);
+  const checked = checkImageBytes(new Uint8Array(await blob.arrayBuffer()), label, blob.type);
+  if (checked.refusal !== undefined) throw new ImageInputError(checked.refusal);
+  const { sniff } = checked;
 
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'default', imageOrientation: 'from-image' });
   } catch {
-    throw new ImageInputError(`${label} looks like a ${fmt} image but this browser could not decode it; the file may be damaged. Try re-saving it as PNG or JPEG.`);
+    throw new ImageInputError(imageRefusals.undecodable(label, sniff.format, 'this browser'));
   }
   try {
     const { width, height } = bitmap;
-    if (width < 1 || height < 1) throw new ImageInputError(`${label} has no pixels (${width}×${height}).`);
-    checkSide(width, height, label);
+    if (width < 1 || height < 1) throw new ImageInputError(imageRefusals.noPixels(label, width, height));
+    const sides = refusalOfSides(width, height, label);
+    if (sides) throw new ImageInputError(sides);
     const canvas = new OffscreenCanvas(width, height);
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     if (!ctx) throw new ImageInputError('This browser cannot read picture pixels (no 2D canvas).');
@@ -51,26 +44,10 @@ export async function decodeImageBlob(blob: Blob, name: string): Promise<LoadedI
     const data = ctx.getImageData(0, 0, width, height);
     const input: ImageInput = { width, height, rgba: data.data };
     const previewUrl = await previewOf(bitmap);
-    const notes: string[] = [];
-    if (sniff.animated) {
-      const kind = sniff.format === 'png' ? 'animated PNG' : `animated ${fmt}`;
-      notes.push(`This is an ${kind}${sniff.frameCount ? ` with ${sniff.frameCount} frames` : ''}: only its first frame is used.`);
-    }
-    if (Math.max(width, height) < 256) notes.push(`The picture is small (${width}×${height}); it is scaled up, so the video may look soft.`);
-    let opaque = true;
-    for (let i = 3; i < data.data.length; i += 4 * 97) if (data.data[i] < 255) { opaque = false; break; }
-    if (!opaque) notes.push('Transparent areas are treated as their underlying colour (usually black).');
+    const notes = imageNotes(sniff, width, height, data.data);
     return { input, previewUrl, name: name || 'pasted image', file: blob, format: sniff.format, animated: sniff.animated === true, note: notes.join(' ') || undefined };
   } finally {
     bitmap.close();
-  }
-}
-
-function checkSide(width: number | undefined, height: number | undefined, label: string): void {
-  if (width === undefined || height === undefined) return;
-  if (width === 0 || height === 0) throw new ImageInputError(`${label} has no pixels (${width}×${height}).`);
-  if (Math.max(width, height) > MAX_IMAGE_SIDE) {
-    throw new ImageInputError(`${label} is ${width}×${height} pixels; the largest side accepted is ${MAX_IMAGE_SIDE} px. Scale it down first (the video is at most 1024 px wide anyway).`);
   }
 }
 
