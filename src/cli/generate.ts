@@ -6,7 +6,7 @@ import type { ModelManifest, RequestDefaults } from '../contract/manifest.ts';
 import type { SvdRequest } from '../contract/request.ts';
 import { InProcessEngine } from '../engine/in-process.ts';
 import { NodeModelHost, readModelManifest } from '../engine/node-host.ts';
-import { decodeImageFile, ImageFileError } from '../io/image-file.ts';
+import { ImageFileError, readImageFile } from '../io/image-file.ts';
 import { SafetensorsFile, float32Bytes } from '../io/safetensors.ts';
 import { openSafetensors, writeSafetensors } from '../io/safetensors-node.ts';
 import { UsageError } from './errors.ts';
@@ -34,7 +34,7 @@ const REQUEST_FLAGS = {
 export const GENERATE_USAGE = `svd-web generate --model <dir> --image <file> --out <file.mp4> [options]
 
   --model <dir>          a folder written by svd-web convert
-  --image <file>         PNG or JPEG
+  --image <file>         PNG, JPEG, WebP, GIF (its first frame) or AVIF; EXIF orientation applied, as in the app
   --out <file>           .mp4 (H.264), .webm or .gif (needs ffmpeg on PATH)
   --device cpu|webgpu    onnxruntime-node execution provider (default cpu)
   --latents <file>       safetensors with "latents" [1,F,4,h,w] of standard-normal draws, instead of the seed's
@@ -81,7 +81,9 @@ export async function runGenerate(argv: string[]): Promise<void> {
 
   let image;
   try {
-    image = decodeImageFile(values.image);
+    const decoded = await readImageFile(values.image);
+    for (const n of decoded.notes) console.error(`note: ${n}`);
+    image = decoded.input;
   } catch (e) {
     if (e instanceof ImageFileError) throw new UsageError(e.message);
     throw e;

@@ -1,8 +1,32 @@
-/** Decoding PNG and JPEG files to RGBA in Node (the browser decodes with createImageBitmap instead). */
+/**
+ * Pictures in Node (svd-web generate --image): the formats the app takes, decoded by sharp (libvips) into the bytes
+ * the app gets from Chromium's createImageBitmap, refused with the app's words.
+ *
+ * - Checks first, from the bytes, as the app does (src/contract/image-messages.ts): empty, not a picture, incomplete,
+ *   larger than 8192 px on a side (a size bomb is refused from its header, before any pixel is allocated).
+ * - PNG (8/16-bit, grey, alpha, palette), JPEG (baseline, progressive, grey, CMYK), WebP, GIF, AVIF; an animated
+ *   picture gives its first frame, with the app's note. BMP and ICO, which the browser also reads, are refused here.
+ * - EXIF orientation applied (the app decodes with imageOrientation 'from-image'); colour profiles converted to sRGB.
+ * - Then what Chromium does to the colour: a CMYK JPEG converted with Blink's formula, a PNG's gAMA/cHRM colour-managed
+ *   (src/io/png-colour.ts), and the colour of a pixel that is not opaque rounded as a premultiplied canvas rounds it
+ *   (src/io/browser-pixels.ts).
+ *
+ * What differs from the app (Chromium 156; tests/fixtures/images/README.md, e2e/images.e2e.ts): BMP and ICO are refused;
+ * a 4:2:0 AVIF's colour edges (libheif upsamples chroma otherwise than libavif); AVIF 4:4:4 and PNG gAMA/cHRM within one
+ * 8-bit level; embedded ICC profiles are converted by lcms instead of skcms (an RGB profile measured within one level,
+ * a CMYK JPEG with a CMYK profile up to 65 levels apart).
+ */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
-import jpeg from 'jpeg-js';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ImageInput } from '../contract/request.ts';
+import { checkImageBytes, imageNotes, imageRefusals, pictureLabel, refusalOfSides } from '../contract/image-messages.ts';
+import { FORMAT_NAMES, MAX_IMAGE_SIDE, type ImageFormat } from '../contract/image-sniff.ts';
+import { blinkCmykToRgba, canvasAlphaRoundTrip, jpegHasAdobeMarker } from './browser-pixels.ts';
+import { pngColour, pngColourToSrgb } from './png-colour.ts';
+
+export { MAX_IMAGE_SIDE };
 
 export class ImageFileError extends Error {
   constructor(message: string) {
@@ -11,44 +35,114 @@ export class ImageFileError extends Error {
   }
 }
 
-/** Largest accepted image side; larger inputs are refused before decoding fills memory. */
-export const MAX_IMAGE_SIDE = 8192;
+export interface DecodedImage {
+  input: ImageInput;
+  format: ImageFormat;
+  /** several frames: the first is used (said in `notes`) */
+  animated: boolean;
+  /** what the user should know, in the app's words (animation, small, transparency) */
+  notes: string[];
+}
 
+/** Who failed, in "… but svd-web could not decode it". */
+const DECODER = 'svd-web';
+
+/** Reads and decodes a picture file; ImageFileError with a sentence for the user when it cannot be used. */
+export async function readImageFile(path: string): Promise<DecodedImage> {
+  return decodeImageBytes(readBytes(path), path);
+}
+
+/** Decodes a picture's bytes (`name`: how the user knows it, quoted in messages). */
+export async function decodeImageBytes(bytes: Uint8Array, name?: string): Promise<DecodedImage> {
+  const label = pictureLabel(name);
+  const checked = checkImageBytes(bytes, label);
+  if (checked.refusal !== undefined) throw new ImageFileError(checked.refusal);
+  const { sniff } = checked;
+  if (sniff.format === 'bmp' || sniff.format === 'ico') {
+    throw new ImageFileError(`${label} is a ${FORMAT_NAMES[sniff.format]} image, which the app reads but svd-web cannot decode. Save it as PNG or JPEG and retry.`);
+  }
+  const input = await decodeWithSharp(bytes, sniff.format, label);
+  return { input, format: sniff.format, animated: sniff.animated === true, notes: imageNotes(sniff, input.width, input.height, input.rgba) };
+}
+
+async function decodeWithSharp(bytes: Uint8Array, format: ImageFormat, label: string): Promise<ImageInput> {
+  const { default: sharp } = await import('sharp');
+  const undecodable = () => new ImageFileError(imageRefusals.undecodable(label, format, DECODER));
+  // the first frame only; fail on decoding errors, not on warnings (Chromium shows a JPEG with extraneous bytes)
+  const options = { failOn: 'error', pages: 1, page: 0 } as const;
+  let meta;
+  try {
+    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata(); // the header only
+  } catch {
+    throw undecodable();
+  }
+  const sides = refusalOfSides(meta.width, meta.height, label);
+  if (sides) throw new ImageFileError(sides);
+  const image = sharp(bytes, { ...options, limitInputPixels: MAX_IMAGE_SIDE * MAX_IMAGE_SIDE }).autoOrient();
+  try {
+    if (meta.space === 'cmyk') {
+      // the samples as decoded (libvips inverts Adobe's back; undo that), then Blink's formula
+      const { data, info } = await image.pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+      if (jpegHasAdobeMarker(bytes)) for (let i = 0; i < data.length; i++) data[i] = 255 - data[i];
+      return { width: info.width, height: info.height, rgba: blinkCmykToRgba(data, info.width * info.height) };
+    }
+    // 16-bit samples become 8-bit by their high byte, as Chromium's do
+    const { data, info } = await image.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new Error(`${info.channels} channels`);
+    const rgba = new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength);
+    const colour = format === 'png' ? pngColour(bytes) : undefined;
+    if (colour) pngColourToSrgb(rgba, colour);
+    canvasAlphaRoundTrip(rgba);
+    return { width: info.width, height: info.height, rgba };
+  } catch {
+    throw undecodable();
+  }
+}
+
+function readBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageFileError(`cannot read image ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+  }
+}
+
+/**
+ * The same decode for synchronous callers (test fixtures read at module load): runs readImageFile in a child Node
+ * (sharp has no synchronous API) and returns its pixels; refusals arrive as the same ImageFileError.
+ */
 export function decodeImageFile(path: string): ImageInput {
-  let bytes: Buffer;
+  const require = createRequire(import.meta.url);
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  const self = fileURLToPath(import.meta.url);
+  let out: Buffer;
   try {
-    bytes = readFileSync(path);
+    out = execFileSync(process.execPath, ['--import', tsx, self, path], { maxBuffer: MAX_IMAGE_SIDE * MAX_IMAGE_SIDE * 4 + 4096, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
-    throw new ImageFileError(`cannot read image ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    const err = e as { status?: number; stderr?: Buffer };
+    const message = err.stderr?.toString().trim() ?? String(e);
+    throw err.status === 2 ? new ImageFileError(message) : new Error(`decoding ${path} failed: ${message}`);
   }
-  return decodeImageBytes(bytes, path);
+  const width = out.readUInt32LE(0);
+  const height = out.readUInt32LE(4);
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  rgba.set(out.subarray(8, 8 + rgba.length));
+  return { width, height, rgba };
 }
 
-export function decodeImageBytes(bytes: Uint8Array, label = 'image'): ImageInput {
-  if (bytes.byteLength === 0) throw new ImageFileError(`${label} is empty (0 bytes)`);
-  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
-  try {
-    if (isPng) {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      checkSize(png.width, png.height, label);
-      return { width: png.width, height: png.height, rgba: new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
-    }
-    if (isJpeg) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: (MAX_IMAGE_SIDE * MAX_IMAGE_SIDE) / 1e6 });
-      checkSize(img.width, img.height, label);
-      return { width: img.width, height: img.height, rgba: new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
-    }
-  } catch (e) {
-    if (e instanceof ImageFileError) throw e;
-    throw new ImageFileError(`${label} could not be decoded (${(e as Error).message}); is the file complete?`);
-  }
-  throw new ImageFileError(`${label} is not a PNG or JPEG image`);
-}
-
-function checkSize(width: number, height: number, label: string): void {
-  if (width < 1 || height < 1) throw new ImageFileError(`${label} has no pixels (${width}×${height})`);
-  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
-    throw new ImageFileError(`${label} is ${width}×${height}; the largest side accepted is ${MAX_IMAGE_SIDE} px — scale it down first`);
-  }
+// The child of decodeImageFile: `node --import tsx image-file.ts <path>` writes width, height (u32 LE), then RGBA.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  readImageFile(process.argv[2]).then(
+    ({ input }) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32LE(input.width, 0);
+      head.writeUInt32LE(input.height, 4);
+      process.stdout.write(Buffer.concat([head, Buffer.from(input.rgba.buffer, input.rgba.byteOffset, input.rgba.byteLength)]));
+    },
+    (e: Error) => {
+      process.stderr.write(e.message);
+      process.exitCode = e instanceof ImageFileError ? 2 : 1;
+    },
+  );
 }
