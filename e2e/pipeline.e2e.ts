@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { ROOT } from './harness.ts';
 import { expect, test } from './support/fixtures.ts';
 import type { PipelineJob, PipelineJobReport } from '../src/devtools/api.ts';
-import { decodeImageFile } from '../src/io/image-file.ts';
-import { loadTensors, fixturePath, maxAbsDiff } from '../tests/support/fixtures.ts';
+import { fixtureImage, loadTensors, fixturePath, maxAbsDiff } from '../tests/support/fixtures.ts';
 import { runCli } from '../tests/support/cli.ts';
 import { NodeRuntime } from '../src/runtime/node.ts';
 import { generateFrames } from '../src/pipeline/pipeline.ts';
@@ -22,7 +21,7 @@ import { startModelServer } from './support/model-server.ts';
 const MODEL_DIR = join(ROOT, 'public', 'models', 'tiny-random');
 const MODEL_URL = '/models/tiny-random/';
 const ref = loadTensors(fixturePath('A', 'pipeline', 'tensors.safetensors'));
-const image = decodeImageFile(fixturePath('A', 'pipeline', 'input.png'));
+const image = fixtureImage(fixturePath('A', 'pipeline', 'input.png'));
 const [, F, H, W] = ref.get('output.frames').shape;
 
 /** The fixture's call: cond_aug 0, 4 steps, guidance 1→3, fps 7, motion 127, one decode chunk. */

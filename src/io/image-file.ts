@@ -16,10 +16,7 @@
  * 8-bit level; embedded ICC profiles are converted by lcms instead of skcms (an RGB profile measured within one level,
  * a CMYK JPEG with a CMYK profile up to 65 levels apart).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ImageInput } from '../contract/request.ts';
 import { checkImageBytes, imageNotes, imageRefusals, pictureLabel, refusalOfSides } from '../contract/image-messages.ts';
 import { FORMAT_NAMES, MAX_IMAGE_SIDE, type ImageFormat } from '../contract/image-sniff.ts';
@@ -106,43 +103,4 @@ function readBytes(path: string): Uint8Array {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ImageFileError(`cannot read image ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
   }
-}
-
-/**
- * The same decode for synchronous callers (test fixtures read at module load): runs readImageFile in a child Node
- * (sharp has no synchronous API) and returns its pixels; refusals arrive as the same ImageFileError.
- */
-export function decodeImageFile(path: string): ImageInput {
-  const require = createRequire(import.meta.url);
-  const tsx = pathToFileURL(require.resolve('tsx')).href;
-  const self = fileURLToPath(import.meta.url);
-  let out: Buffer;
-  try {
-    out = execFileSync(process.execPath, ['--import', tsx, self, path], { maxBuffer: MAX_IMAGE_SIDE * MAX_IMAGE_SIDE * 4 + 4096, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { status?: number; stderr?: Buffer };
-    const message = err.stderr?.toString().trim() ?? String(e);
-    throw err.status === 2 ? new ImageFileError(message) : new Error(`decoding ${path} failed: ${message}`);
-  }
-  const width = out.readUInt32LE(0);
-  const height = out.readUInt32LE(4);
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  rgba.set(out.subarray(8, 8 + rgba.length));
-  return { width, height, rgba };
-}
-
-// The child of decodeImageFile: `node --import tsx image-file.ts <path>` writes width, height (u32 LE), then RGBA.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  readImageFile(process.argv[2]).then(
-    ({ input }) => {
-      const head = Buffer.alloc(8);
-      head.writeUInt32LE(input.width, 0);
-      head.writeUInt32LE(input.height, 4);
-      process.stdout.write(Buffer.concat([head, Buffer.from(input.rgba.buffer, input.rgba.byteOffset, input.rgba.byteLength)]));
-    },
-    (e: Error) => {
-      process.stderr.write(e.message);
-      process.exitCode = e instanceof ImageFileError ? 2 : 1;
-    },
-  );
 }

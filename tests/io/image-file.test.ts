@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeImageBytes, decodeImageFile, ImageFileError, readImageFile, type DecodedImage } from '../../src/io/image-file.ts';
+import { decodeImageBytes, ImageFileError, readImageFile, type DecodedImage } from '../../src/io/image-file.ts';
 import { sniffImage } from '../../src/contract/image-sniff.ts';
 import { blinkCmykToRgba, canvasAlphaRoundTrip, jpegHasAdobeMarker } from '../../src/io/browser-pixels.ts';
 import { pngColour, pngColourToSrgb } from '../../src/io/png-colour.ts';
@@ -132,12 +132,6 @@ describe('svd-web reads the pictures the app reads (tests/fixtures/images)', () 
     bmp.writeUInt32LE(2, 22);
     expect(await outcome('old.bmp', bmp)).toEqual({ refusal: '"old.bmp" is a BMP image, which the app reads but svd-web cannot decode. Save it as PNG or JPEG and retry.' });
     await expect(readImageFile(join(CORPUS, 'nope.png'))).rejects.toThrow(`cannot read image ${join(CORPUS, 'nope.png')}: no such file`);
-  });
-
-  it('decodeImageFile (synchronous, for fixtures read at load) gives the same pixels and the same refusals', async () => {
-    const path = join(CORPUS, 'png-rgba8.png');
-    expect(decodeImageFile(path)).toEqual((await readImageFile(path)).input);
-    expect(() => decodeImageFile(join(CORPUS, 'truncated.png'))).toThrow(new ImageFileError(incomplete(join(CORPUS, 'truncated.png'), 'PNG')));
   });
 });
 

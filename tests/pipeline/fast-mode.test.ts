@@ -13,14 +13,13 @@ import { readModelManifest } from '../../src/engine/node-host.ts';
 import { validateRequest, contextForModel } from '../../src/contract/request.ts';
 import type { GraphName, ModelManifest } from '../../src/contract/manifest.ts';
 import type { GraphSession, ModelRuntime, Tensor32 } from '../../src/runtime/types.ts';
-import { decodeImageFile } from '../../src/io/image-file.ts';
 import { convertCheckpoint } from '../../src/compiler/convert-folder.ts';
 import { synthesizeCheckpoint, synthesizeUnetFile, ANIMATELCM_UNET_FILE } from '../../src/compiler/synthetic/write.ts';
 import { animateLcmSchedule } from '../../src/numerics/animatelcm.ts';
 import { applyGuidance, guidanceScales } from '../../src/numerics/guidance.ts';
 import { samplerFor } from '../../src/pipeline/sampler.ts';
 import { randn } from '../../src/numerics/rng.ts';
-import { fixturePath, maxAbs, maxAbsDiff } from '../support/fixtures.ts';
+import { fixtureImage, fixturePath, maxAbs, maxAbsDiff } from '../support/fixtures.ts';
 import { fixtureModel } from '../support/models.ts';
 
 /** Counts the UNet's runs and keeps what it was fed. */
@@ -55,7 +54,7 @@ function request(manifest: ModelManifest, fields: Record<string, unknown>) {
 async function run(dir: string, fields: Record<string, unknown>, options: GenerateOptions = {}) {
   const manifest = readModelManifest(dir);
   const { runtime, unetFeeds } = counting(new NodeRuntime(dir, manifest, { device: 'cpu' }));
-  const image = decodeImageFile(fixturePath('A', 'pipeline', 'input.png'));
+  const image = fixtureImage(fixturePath('A', 'pipeline', 'input.png'));
   const result = await generateFrames(runtime, manifest, image, request(manifest, fields), { keepFloatFrames: true, ...options });
   return { result, unetFeeds, manifest };
 }
