@@ -4,7 +4,8 @@
  * auto: local WebGPU when a hardware adapter and a usable model are present; the local CPU (wasm) when the adapter is
  * a software fallback (SwiftShader-like emulation, slower than the CPU: measured 223–404 s per step against 0.9 s at
  * 64×64) or when there is no WebGPU at all; Segmind when there is no local model or the model needs a GPU feature this
- * GPU lacks. Every choice says why, and every other backend stays one pick away. Segmind needs an API key.
+ * GPU lacks; and the CPU when runs of this model on this device measured it faster than the GPU (a slow hardware
+ * adapter). Every choice says why, and every other backend stays one pick away. Segmind needs an API key.
  */
 import type { DeviceInfo } from '../contract/job.ts';
 
@@ -30,6 +31,8 @@ export interface BackendFacts {
   /** the selected local model, if any */
   model?: { label: string; requiredFeatures: readonly string[] };
   hasApiKey: boolean;
+  /** seconds per TFLOP this device measured for the selected model on its GPU and on its CPU (finished runs) */
+  measured?: { gpu?: number; cpu?: number };
 }
 
 export interface BackendDecision {
@@ -115,6 +118,13 @@ export function decideBackend(facts: BackendFacts): BackendDecision {
       if (missing.length) {
         return segmind(`${model.label} needs the GPU feature ${missing.join(', ')}, which this GPU lacks, so Segmind is used.`);
       }
+      const { gpu, cpu: cpuSpeed } = facts.measured ?? {};
+      if (gpu !== undefined && cpuSpeed !== undefined && cpuSpeed < gpu) {
+        return cpu(
+          `Measured on this device: the CPU ran ${model.label} faster than the GPU (${plainAdapterName(probe)}): ${formatSpeed(cpuSpeed)} against ` +
+            `${formatSpeed(gpu)} per TFLOP, so it runs on the CPU (nothing is uploaded). Pick the GPU (WebGPU) to use it anyway, or Segmind.`,
+        );
+      }
       return {
         backend: 'local', device: 'webgpu', ready: true, label: "This device's GPU (WebGPU)",
         reason: `WebGPU is available (${adapterName(probe)}) and ${model.label} is ready, so the video is made on this device; nothing is uploaded.`,
@@ -131,4 +141,8 @@ function plainAdapterName(probe: ProbeState): string {
 function adapterName(probe: ProbeState): string {
   const name = plainAdapterName(probe);
   return probe.info?.adapter?.isFallbackAdapter ? `${name}, a software fallback adapter (slow)` : name;
+}
+
+function formatSpeed(secondsPerTflop: number): string {
+  return secondsPerTflop >= 10 ? `${Math.round(secondsPerTflop)} s` : `${secondsPerTflop.toPrecision(2)} s`;
 }

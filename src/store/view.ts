@@ -10,7 +10,7 @@ import { decideBackend, type BackendDecision } from './backend.ts';
 import { checkDraft, type DraftCheck } from './draft.ts';
 import { isRunning } from './format.ts';
 import { defaultFramingManifest, selectedModel, type ModelChoice } from './models.ts';
-import { estimateWork, type WorkEstimate } from './estimate.ts';
+import { estimateWork, speedKey, type WorkEstimate } from './estimate.ts';
 import { modelDefaultsNote, type ModelDefaultsNote } from './model-defaults.ts';
 import type { LoadedImage } from './image-check.ts';
 import type { AppState } from './app-store.ts';
@@ -66,6 +66,11 @@ export function deriveView(s: AppState): AppView {
     probe: s.probe,
     model: model ? { label: model.label, requiredFeatures: model.manifest?.requiredFeatures ?? [] } : undefined,
     hasApiKey: s.apiKey.trim() !== '',
+    // what runs of this model measured here, so a GPU slower than the CPU is not the automatic pick
+    measured: model ? {
+      gpu: s.speeds[speedKey('webgpu', s.probe.info?.adapter, model.id)]?.secondsPerTflop,
+      cpu: s.speeds[speedKey('wasm', undefined, model.id)]?.secondsPerTflop,
+    } : undefined,
   });
   const manifest = decision.backend === 'local' ? model?.manifest : undefined;
   const check = checkDraft(s.draft, decision.backend === 'local' ? contextForModel(manifest?.pipeline, manifest?.requestDefaults) : { backend: 'segmind' });

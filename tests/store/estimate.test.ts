@@ -143,6 +143,19 @@ describe('work and time in the store', () => {
     return { store, storage, generateMessages };
   }
 
+  it('Automatic picks the CPU for this model once runs here measured the CPU faster than this GPU', async () => {
+    const { store } = setup([]);
+    await store.getState().init();
+    expect(deriveView(store.getState()).decision).toMatchObject({ device: 'webgpu' });
+    store.setState({ speeds: { [speedKey('webgpu', adapter, 'fast')]: { secondsPerTflop: 50, runs: 2 }, [speedKey('wasm', undefined, 'fast')]: { secondsPerTflop: 20, runs: 1 } } });
+    const d = deriveView(store.getState()).decision;
+    expect(d).toMatchObject({ backend: 'local', device: 'wasm', ready: true });
+    expect(d.reason).toMatch(/Measured on this device: the CPU ran SVD fast faster than the GPU/);
+    // another model's measurements do not count for this one
+    store.setState({ speeds: { [speedKey('webgpu', adapter, 'other')]: { secondsPerTflop: 50, runs: 2 }, [speedKey('wasm', undefined, 'other')]: { secondsPerTflop: 20, runs: 1 } } });
+    expect(deriveView(store.getState()).decision).toMatchObject({ device: 'webgpu' });
+  });
+
   it('shows the work before a run; after runs, the measured time, stored, and the expected step time sent to the engine', async () => {
     const flops = 4 * CALL_B1;
     // run 1 at 500 s/TFLOP (the result reports its FLOPs), run 2 at 300 s/TFLOP (an engine without FLOPs: planned work)

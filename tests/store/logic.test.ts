@@ -27,6 +27,14 @@ describe('decideBackend', () => {
     expect(d.reason).toMatch(/Pick the GPU \(WebGPU\) to use it anyway/);
     expect(decideBackend(facts({ choice: 'webgpu' }))).toMatchObject({ backend: 'local', device: 'webgpu', ready: true });
   });
+  it('auto: the CPU when runs of this model measured it faster than this hardware GPU; the GPU when it was faster or not measured', () => {
+    const slowGpu = decideBackend(facts({ probe: hwGpu, measured: { gpu: 40, cpu: 12 } }));
+    expect(slowGpu).toMatchObject({ backend: 'local', device: 'wasm', ready: true });
+    expect(slowGpu.reason).toMatch(/Measured on this device: the CPU ran SVD fp32 faster than the GPU \(nvidia ampere\): 12 s against 40 s per TFLOP/);
+    expect(slowGpu.reason).toMatch(/Pick the GPU \(WebGPU\) to use it anyway/);
+    expect(decideBackend(facts({ probe: hwGpu, measured: { gpu: 3, cpu: 12 } }))).toMatchObject({ device: 'webgpu' });
+    expect(decideBackend(facts({ probe: hwGpu, measured: { cpu: 12 } }))).toMatchObject({ device: 'webgpu' });
+  });
   it('auto: the CPU without WebGPU (not Segmind), saying why and offering Segmind', () => {
     const d = decideBackend(facts({ probe: noGpu }));
     expect(d).toMatchObject({ backend: 'local', device: 'wasm', ready: true });
