@@ -16,14 +16,16 @@ export function usesGuidance(request: Pick<SvdRequest, 'max_guidance'>): boolean
 /**
  * The denoising loop's work for `request` at the framed output size (width × height pixels). With guidance the
  * batch of 2 runs as one call per step, or as two calls of batch 1 when `splitGuidanceBatch` (the same FLOPs).
+ * `batch` overrides the request's (the pipeline's forced guidance batch).
  */
 export function plannedDenoiseWork(
   manifest: Pick<ModelManifest, 'sampler' | 'work' | 'pipeline'>,
   request: Pick<SvdRequest, 'steps' | 'frames' | 'max_guidance'>,
   size: { width: number; height: number },
-  splitGuidanceBatch = false,
+  options: { splitGuidanceBatch?: boolean; batch?: 1 | 2 } = {},
 ): DenoiseWork {
-  const batch = usesGuidance(request) ? 2 : 1;
+  const batch = options.batch ?? (usesGuidance(request) ? 2 : 1);
+  const splitGuidanceBatch = !!options.splitGuidanceBatch;
   const callsPerStep = batch === 2 && splitGuidanceBatch ? 2 : 1;
   const f = manifest.pipeline.vaeScaleFactor;
   const flopsPerStep = manifest.work ? unetCallFlops(manifest.work, batch, request.frames, size.height / f, size.width / f) : undefined;

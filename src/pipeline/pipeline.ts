@@ -10,8 +10,7 @@ import type { FrameBatch, Progress, Stage } from '../contract/job.ts';
 import { resolveSeed } from '../contract/seed.ts';
 import type { ModelRuntime } from '../runtime/types.ts';
 import { guidanceScales } from '../numerics/guidance.ts';
-import { usesGuidance } from '../contract/work.ts';
-import { unetCallFlops } from '../contract/manifest.ts';
+import { plannedDenoiseWork, usesGuidance } from '../contract/work.ts';
 import type { DenoiseWork } from '../contract/job.ts';
 import { samplerFor } from './sampler.ts';
 import { randn } from '../numerics/rng.ts';
@@ -157,10 +156,7 @@ export async function generateFrames(
   return {
     seed, width, height, fps: request.fps, frames, framing,
     timings: timer.wall, ortCall: timer.ortCall, readbacks: loop.readbacks, loop: loop.where, graphCapture: loop.graphCapture,
-    work: {
-      sampler: sampler.name, steps: request.steps, unetCalls: loop.unetCalls, batch,
-      ...(manifest.work ? { flops: request.steps * unetCallFlops(manifest.work, batch, F, dims0.h, dims0.w) } : {}),
-    },
+    work: { ...plannedDenoiseWork(manifest, request, framing, { batch }), unetCalls: loop.unetCalls },
   };
 }
 
