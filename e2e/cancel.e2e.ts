@@ -4,29 +4,15 @@
  * succeed within 5 s of the Cancel — the job ends as "Cancelled" within the worker's bounded wait, and the next job
  * (on the CPU, Automatic's choice here) runs to a video.
  */
-import { PNG } from 'pngjs';
 import { expect, test } from './support/fixtures.ts';
-
-function picture(): Buffer {
-  const png = new PNG({ width: 64, height: 64 });
-  for (let i = 0; i < 64 * 64; i++) png.data.set([(i * 5) % 256, (i * 11) % 256, 90, 255], i * 4);
-  return PNG.sync.write(png);
-}
+import { fillSmallJob } from './support/app-form.ts';
 
 test('cancel mid-denoise on SwiftShader: the page answers within 5 s, the job ends cancelled, the next job runs', { tag: '@webgpu' }, async ({ app: s }) => {
   test.setTimeout(600_000);
   const { page } = s;
   await page.getByTestId('backend-select').selectOption('webgpu');
   await expect(page.getByTestId('backend-decision')).toHaveText(/GPU/, { timeout: 60_000 });
-  await page.getByTestId('file-input').setInputFiles({ name: 'cancel.png', mimeType: 'image/png', buffer: picture() });
-  await page.getByLabel('Frames', { exact: true }).fill('2');
-  if (!(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open))) await page.getByText('Advanced (this device only)').click();
-  await page.getByLabel('Steps', { exact: true }).fill('6');
-  await page.getByLabel('Max guidance', { exact: true }).fill('1');
-  await page.getByLabel('Resolution', { exact: true }).selectOption('custom');
-  await page.getByLabel('Width', { exact: true }).fill('16');
-  await page.getByLabel('Height', { exact: true }).fill('16');
-
+  await fillSmallJob(page, { picture: { name: 'cancel.png', width: 64, height: 64 }, frames: 2, steps: 6, maxGuidance: 1, width: 16, height: 16 });
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('progress-label')).toHaveText(/Denoising step [1-5]\/6/, { timeout: 300_000 });
   const t0 = Date.now();

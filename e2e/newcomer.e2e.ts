@@ -3,18 +3,12 @@
  * this device's CPU for the demo model and says why, the demo generates on it with no error-level line in the
  * console (page or worker), and after one run the time shown before the next is within 2× of what the next run takes.
  */
-import { PNG } from 'pngjs';
 import { expect, test } from './support/fixtures.ts';
+import { fillSmallJob } from './support/app-form.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from './support/browser.ts';
 
 // This file's worker gets its own browser: WebGPU off (no adapter), every other flag as the suite's.
 test.use({ launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-features=WebGPU'], timeout: 60_000 } });
-
-function picture(): Buffer {
-  const png = new PNG({ width: 96, height: 64 });
-  for (let i = 0; i < 96 * 64; i++) png.data.set([(i * 7) % 256, (i * 3) % 256, 180, 255], i * 4);
-  return PNG.sync.write(png);
-}
 
 test.describe('newcomer without WebGPU', () => {
   test('Automatic picks the CPU with the reason; the demo runs with a quiet console; the next run takes within 2× of the time shown', async ({ app: s }) => {
@@ -28,15 +22,8 @@ test.describe('newcomer without WebGPU', () => {
     await expect(decision).toHaveText(/WebGPU/);
     await expect(page.getByTestId('backend-select').locator('option', { hasText: /Segmind/ })).toHaveCount(1);
 
-    await page.getByTestId('file-input').setInputFiles({ name: 'first.png', mimeType: 'image/png', buffer: picture() });
+    await fillSmallJob(page, { picture: { name: 'first.png', width: 96, height: 64 }, frames: 2, steps: 3, width: 48, height: 32 });
     await expect(page.getByTestId('image-info')).toHaveText(/first\.png/);
-    await page.getByLabel('Frames', { exact: true }).fill('2');
-    if (!(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open))) await page.getByText('Advanced (this device only)').click();
-    await page.getByLabel('Steps', { exact: true }).fill('3');
-    await page.getByLabel('Resolution', { exact: true }).selectOption('custom');
-    await page.getByLabel('Width', { exact: true }).fill('48');
-    await page.getByLabel('Height', { exact: true }).fill('32');
-
     const runOnce = async (): Promise<number> => {
       const t0 = Date.now();
       await page.getByTestId('generate').click();
