@@ -108,23 +108,51 @@ test.describe('generation worker in Chromium', () => {
     expectGuidanceOneSkips('wasm', report.jobs[0], report.jobs[1], request.steps);
   });
 
-  // SwiftShader (CPU-emulated WebGPU) takes minutes per UNet call at the fixture's size here (its workgroup
-  // barriers are slow). The parity job runs with graph capture (the default) and guidance (the CFG step graph); small
-  // jobs (16×16, 2 steps) at guidance 1 (batch 1, one UNet call a step) then compare capture with a run without it:
+  // The reference's own size on WebGPU: 4 guided steps at 32×32 latents take 15 min on SwiftShader here (934 s in the
+  // clean-clone run of 2026-12-07, 7–9 min on a faster host of 2026-12-03), half of CI's budget, so it is opt-in
+  // (`E2E_LONG=1`, `npm run test:long`). CI keeps the chain that proves the same thing: every network's WebGPU graph at
+  // the reference's size against diffusers (e2e/compiler.e2e.ts), the wasm pipeline against diffusers (above), and the
+  // GPU-resident loop against the wasm loop on a guided request (below).
+  test('webgpu: fixture A parity within 1e-3 at the reference\'s size, loop resident on the GPU (E2E_LONG=1)', { tag: ['@webgpu', '@long'] }, async ({ harnessPage: app }) => {
+    test.skip(!process.env.E2E_LONG, 'opt-in (E2E_LONG=1): 15 min on SwiftShader; CI checks the networks at this size and the loop against wasm');
+    test.setTimeout(60 * 60_000);
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [parityJob()] });
+    expect(report.device).toBe('webgpu');
+    const [parity] = report.jobs;
+    expectParity('webgpu', parity);
+    expect(parity.result!.loop).toBe('device');
+    expect(parity.result!.readbacks.denoise).toBe(1);
+    expect(parity.result!.graphCapture).toEqual({ on: true });
+  });
+
+  // Sizes for WebGPU-vs-CPU comparisons. The tiny random UNet normalises 32 groups at its lowest level; at 8×8 latents
+  // (a 16×16 picture) that level is 2×2, a group holds 8 numbers, and dividing by their small spread turns float32
+  // rounding into 1e-3-sized differences between EPs (measured: UNet output 1.7e-3 at 2 frames, 1.7e-4 at 3; frames
+  // 9.4e-4 and 8.8e-5). At 16×16 latents (32×32 pixels) groups hold 32 numbers and the EPs agree to 6e-6. So the
+  // comparisons across EPs run at 32×32; jobs that compare WebGPU with itself keep the smallest size.
+  const wellConditioned = { width: 32, height: 32 };
+
+  // The GPU-resident loop (denoise_step_cfg: scheduler step and per-frame guidance on the device, graph capture on)
+  // against the CPU loop on wasm for the same guided request (guidance 1→3, cond_aug, seed), 2 steps, 3 frames. Then small
+  // jobs (16×16, 2 steps) at guidance 1 (batch 1, one UNet call a step) compare capture with a run without it:
   // captured, the cached captured session again (replayed onto the new job's buffers), and no capture. All three must
   // give the same frames, and the same as the guided batch of 2 run at scale 1 (forceGuidanceBatch).
-  test('webgpu: fixture A parity within 1e-3 with the loop resident on the GPU (no readback per step); graph capture equals a run without it; guidance 1 equals the guided batch at scale 1', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
-    test.setTimeout(60 * 60_000);
+  test('webgpu: the GPU-resident loop equals the CPU loop (wasm) within 1e-4 on a guided request; graph capture equals a run without it; guidance 1 equals the guided batch at scale 1', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(30 * 60_000);
+    const guidedJob: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, ...wellConditioned }, floatFrames: true };
     const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16, min_guidance: 1, max_guidance: 1 }, floatFrames: true };
+    const cpu = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [guidedJob] });
     const report = await app.harness('pipeline', {
       modelBaseUrl: MODEL_URL,
       device: 'webgpu',
-      jobs: [parityJob(), small, small, { ...small, graphCapture: false }, { ...small, forceGuidanceBatch: true }],
+      jobs: [guidedJob, small, small, { ...small, graphCapture: false }, { ...small, forceGuidanceBatch: true }],
     });
     expect(report.device).toBe('webgpu');
-    const [parity, captured, replayed, plain, guided] = report.jobs;
-    expectParity('webgpu', parity);
-    const named = [['parity', parity], ['small, graph capture', captured], ['small, captured session again', replayed], ['small, no capture', plain], ['small, guided batch at scale 1', guided]] as const;
+    const [onCpu] = cpu.jobs;
+    expect(onCpu.outcome, onCpu.error?.message).toBe('result');
+    expect(onCpu.result!.loop).toBe('cpu');
+    const [guided2, captured, replayed, plain, guided] = report.jobs;
+    const named = [['guided, 32×32', guided2], ['small, graph capture', captured], ['small, captured session again', replayed], ['small, no capture', plain], ['small, guided batch at scale 1', guided]] as const;
     for (const [name, job] of named) {
       expect(job.outcome, `${name}: ${job.error?.message}`).toBe('result');
       // the one readback of the loop is the final latents
@@ -138,11 +166,20 @@ test.describe('generation worker in Chromium', () => {
       expect(t.ortCallLoop, name).toBeLessThanOrEqual(t.ortCall);
       expect(t.ortRun, name).toBeLessThanOrEqual(t.total);
     }
-    expect(parity.result!.graphCapture).toEqual({ on: true });
+    const frames = (j: PipelineJobReport) => Float32Array.from(j.floatFrames!);
+    // the guided request: the CFG step graph on the GPU, the same frames as the CPU loop
+    expect(guided2.result!.work).toMatchObject({ steps: 2, unetCalls: 2, batch: 2 });
+    expect(guided2.result!.graphCapture).toEqual({ on: true });
+    expect(guided2.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1, 2]);
+    const vsCpu = maxAbsDiff(frames(guided2), frames(onCpu));
+    console.log(`webgpu: guided request at 32×32, GPU-resident loop vs wasm CPU loop: frames max|Δ| = ${vsCpu.toExponential(2)} (${guided2.ms.toFixed(0)} ms)`);
+    // two EPs' float32 kernels on random weights: the browser-vs-Node bound of this file
+    expect(vsCpu).toBeLessThanOrEqual(1e-4);
+    expect(Math.max(...frames(onCpu)) - Math.min(...frames(onCpu))).toBeGreaterThan(0.01);
+
     expect(captured.result!.graphCapture).toEqual({ on: true });
     expect(replayed.result!.graphCapture).toEqual({ on: true });
     expect(plain.result!.graphCapture.on).toBe(false);
-    const frames = (j: PipelineJobReport) => Float32Array.from(j.floatFrames!);
     const again = maxAbsDiff(frames(replayed), frames(captured));
     const vsPlain = maxAbsDiff(frames(plain), frames(captured));
     console.log(`webgpu: small job, captured session replayed in the next job vs the first: max|Δ| = ${again.toExponential(2)}; graph capture vs none: ${vsPlain.toExponential(2)}`);
@@ -159,10 +196,9 @@ test.describe('generation worker in Chromium', () => {
   // A fast model (AnimateLCM layout: synthetic base checkpoint + single-file UNet, converted fp32): its consistency
   // sampler on the CPU loop (wasm) and on the device loop (WebGPU, consistency_step graph, fresh noise written to the
   // GPU each step) give the same frames, and the UNet ran once per step at batch 1.
-  // Opt-in (E2E_LONG=1): measured 7.1e-5 at 3 frames, but 4.0e-3 at 2 frames in the clean-clone CI run of 2026-12-07 —
-  // not yet explained (the EP at F = 2 or the consistency step on the device); kept runnable until it is.
+  // At 32×32 (wellConditioned: at 16×16 this comparison measured 4.0e-3 at 2 frames — the random UNet's conditioning,
+  // the same 9.4e-4 the Euler model shows there — and 7.1e-5 at 3).
   test('webgpu: a fast model\'s consistency sampler on the device loop equals the CPU loop (wasm) within 1e-4', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
-    test.skip(!process.env.E2E_LONG, 'opt-in (E2E_LONG=1): WebGPU vs wasm for the fast model differs by 4.0e-3 at 2 frames, under investigation');
     test.setTimeout(30 * 60_000);
     const root = mkdtempSync(join(tmpdir(), 'svd-fast-e2e-'));
     const { synthesizeCheckpoint, synthesizeUnetFile, ANIMATELCM_UNET_FILE } = await import('../src/compiler/synthetic/write.ts');
@@ -172,8 +208,8 @@ test.describe('generation worker in Chromium', () => {
     convertCheckpoint({ from: join(root, 'svd'), unetFile: join(root, 'lcm', ANIMATELCM_UNET_FILE), sampler: 'animatelcm', precision: 'fp32', out: join(root, 'models', 'fast'), defaultHeight: 64, defaultWidth: 64 });
     const server = await startModelServer(join(root, 'models'));
     try {
-      // 2 steps (noise after the first, none after the last), 2 frames, the smallest size that runs every stage
-      const job: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 2, decode_chunk: 2, min_guidance: 1, max_guidance: 1, width: 16, height: 16 }, floatFrames: true };
+      // 2 steps (noise after the first, none after the last), 2 frames
+      const job: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 2, decode_chunk: 2, min_guidance: 1, max_guidance: 1, ...wellConditioned }, floatFrames: true };
       const cpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'wasm', jobs: [job] });
       const gpu = await app.harness('pipeline', { modelBaseUrl: `${server.url}fast/`, device: 'webgpu', jobs: [job] });
       expect(gpu.device).toBe('webgpu');
