@@ -162,6 +162,8 @@ export interface VideoResult {
 /** Why a job failed, as every engine reports it (Segmind's own kinds live on SegmindError). */
 export type EngineErrorCode =
   | 'invalid-request' | 'invalid-image' | 'model' | 'device' | 'out-of-memory' | 'busy' | 'internal'
+  /** a new clip cannot be joined to the video it continues (another size) */
+  | 'cannot-join'
   /** the engine stopped answering within its bound, crashed, or the caller cancelled */
   | 'timeout' | 'crashed' | 'aborted';
 

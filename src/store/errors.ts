@@ -34,6 +34,7 @@ const LOCAL_HINTS: Record<string, [title: string, hint: string]> = {
   timeout: ['The generation stopped responding', ' The worker was restarted; try again, perhaps with smaller settings.'],
   crashed: ['The generation stopped unexpectedly', ' This can happen when the GPU runs out of memory or the GPU driver resets. Try again with smaller settings.'],
   busy: ['A generation is already running', ''],
+  'cannot-join': ['This video cannot be continued', ''],
   internal: ['Something went wrong while generating', ''],
 };
 

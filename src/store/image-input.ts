@@ -109,3 +109,21 @@ export async function imageBase64ForApi(image: LoadedImage): Promise<string> {
   }
   return blobToBase64(blob);
 }
+
+/** A frame of a video as a picture: its pixels as they are (no resize), and a PNG of them for Segmind. */
+export async function imageFromFrame(frame: { width: number; height: number; rgba: Uint8ClampedArray }, name: string): Promise<LoadedImage> {
+  const canvas = new OffscreenCanvas(frame.width, frame.height);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new ImageInputError('This browser cannot draw pictures (no 2D canvas).');
+  ctx.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba), frame.width, frame.height), 0, 0);
+  const file = await canvas.convertToBlob({ type: 'image/png' });
+  return {
+    input: { width: frame.width, height: frame.height, rgba: frame.rgba },
+    // never shown in the picture panel (the user's picture stays there), so no object URL to leak
+    previewUrl: '',
+    name,
+    file,
+    format: 'png',
+    animated: false,
+  };
+}

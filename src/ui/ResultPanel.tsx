@@ -1,36 +1,47 @@
 /** Frames as they are decoded, the looping video, the seed used, downloads (MP4/GIF/WebM) and copy as base64. */
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { formatBytes, formatDuration } from '../common/format.ts';
-import { actions, useApp } from '../store/index.ts';
-import type { ExportFormat, FrameSlot } from '../store/app-store.ts';
+import { actions, useApp, useView } from '../store/index.ts';
+import type { ExportFormat, FrameSlot, ResultState } from '../store/app-store.ts';
+import { LOOP_MODES, loopLabel, type LoopMode } from '../video/clips.ts';
 
 export function ResultPanel() {
-  const { frames, result, job, exports, notice, fallback } = useApp((s) => ({
+  const { frames, result, job, exports, notice, fallback, loopMode, loopPreview, extending } = useApp((s) => ({
     frames: s.frames, result: s.result, job: s.job, exports: s.exports, notice: s.notice, fallback: s.base64Fallback,
+    loopMode: s.loopMode, loopPreview: s.loopPreview, extending: s.extending,
   }));
+  const looped = loopMode !== 'none' && loopPreview?.status === 'done' && loopPreview.url ? loopPreview : undefined;
+  const playing = looped ? { url: looped.url!, frames: looped.frameCount!, size: looped.blob!.size } : result && { url: result.url, frames: result.frameCount, size: result.blob.size };
+  const suffix = looped ? `-${loopMode}` : '';
   const show = frames.length > 0 || result !== undefined;
   return (
     <section className="card result" aria-labelledby="result-heading" data-testid="result-panel">
       <h2 id="result-heading"><span className="step" aria-hidden="true">4</span>Video</h2>
       {!show && <p className="muted empty-result">Your video appears here. Frames fill in as they are decoded.</p>}
+      {extending && <p className="muted" data-testid="extending">Continuing the {extending.videoFrames}-frame video from frame {extending.fromFrame + 1}: the new clip joins it when it is done.</p>}
       {frames.length > 0 && <FrameStrip frames={frames} />}
-      {result && (
+      {result && playing && (
         <>
           <video
-            key={result.url}
+            key={playing.url}
             className="video"
             data-testid="result-video"
-            src={result.url}
+            data-loop-mode={looped ? loopMode : 'none'}
+            src={playing.url}
             loop
             autoPlay
             muted
             playsInline
             controls
-            aria-label={`Generated video, ${result.frameCount} frames at ${result.fps} fps`}
+            aria-label={`Generated video, ${playing.frames} frames at ${result.fps} fps${looped ? `, ${loopMode}` : ''}`}
           />
+          <LoopChoice result={result} mode={loopMode} status={loopPreview?.status} error={loopPreview?.error} />
           <dl className="facts">
             <div><dt>Made on</dt><dd>{result.backend === 'segmind' ? 'Segmind' : result.device === 'wasm' ? 'this device (CPU)' : 'this device (GPU)'} in {formatDuration(result.elapsedMs)}</dd></div>
-            <div><dt>Size</dt><dd>{result.width ? `${result.width}×${result.height}, ` : ''}{result.frameCount} frames at {result.fps} fps ({(result.frameCount / result.fps).toFixed(2)} s), {formatBytes(result.blob.size)}</dd></div>
+            <div><dt>Size</dt><dd data-testid="result-size">{result.width ? `${result.width}×${result.height}, ` : ''}{playing.frames} frames at {result.fps} fps ({(playing.frames / result.fps).toFixed(2)} s), {formatBytes(playing.size)}</dd></div>
+            {result.clips.length > 1 && (
+              <div><dt>Clips</dt><dd data-testid="result-clips">{result.clips.length} joined ({result.clips.map((c) => c.seed ?? '?').join(', ')} as seeds); each continues from a frame of the one before, which it does not repeat</dd></div>
+            )}
             {result.seed !== undefined && (
               <div>
                 <dt>Seed used</dt>
@@ -43,10 +54,11 @@ export function ResultPanel() {
             {result.cost !== undefined && <div><dt>Cost</dt><dd>{result.cost} credits</dd></div>}
           </dl>
           <div className="downloads" role="group" aria-label="Download and copy">
-            <a className="button primary" href={result.url} download={`svd-video-${result.seed ?? 'result'}.mp4`} data-testid="download-mp4">Download MP4</a>
+            <a className="button primary" href={playing.url} download={`svd-video-${result.seed ?? 'result'}${suffix}.mp4`} data-testid="download-mp4">Download MP4</a>
             {(['gif', 'webm'] as ExportFormat[]).map((f) => <ExportButton key={f} format={f} state={exports[f]} seed={result.seed} framesReady={frames.length > 0 && frames.every(Boolean)} />)}
             <button type="button" className="button" onClick={() => void actions().copyBase64()} data-testid="copy-base64">Copy as base64</button>
           </div>
+          <ContinueVideo result={result} busy={job.phase !== 'done' && job.phase !== 'idle' && job.phase !== 'error' && job.phase !== 'cancelled'} />
         </>
       )}
       <p className="notice" aria-live="polite" data-testid="notice">{notice ?? ''}</p>
@@ -71,6 +83,51 @@ export function ResultPanel() {
         </details>
       )}
     </section>
+  );
+}
+
+/** Play and export the video as made, as a ping-pong or as a cross-faded loop. */
+function LoopChoice({ result, mode, status, error }: { result: ResultState; mode: LoopMode; status?: string; error?: string }) {
+  return (
+    <fieldset className="loop-choice" data-testid="loop-choice">
+      <legend>Play and export as</legend>
+      {LOOP_MODES.map((m) => (
+        <label key={m} className="radio">
+          <input type="radio" name="loop-mode" value={m} checked={mode === m} onChange={() => void actions().setLoopMode(m)} data-testid={`loop-${m}`} />
+          {loopLabel(m, result.frameCount)}
+        </label>
+      ))}
+      {status === 'busy' && <span className="muted" role="status">Making the loop…</span>}
+      {status === 'error' && <span className="field-error" role="alert" data-testid="loop-error">{error}</span>}
+    </fieldset>
+  );
+}
+
+/** "Continue from here": a new clip from any frame (the last by default), joined into one video. */
+function ContinueVideo({ result, busy }: { result: ResultState; busy: boolean }) {
+  const seed = useApp((s) => s.draft.seed);
+  const view = useView();
+  const last = result.frameCount - 1;
+  const [chosen, setChosen] = useState<number | undefined>(undefined);
+  const from = chosen !== undefined && chosen <= last ? chosen : last;
+  const seedWords = typeof seed === 'string' && seed.trim() !== '' && seed.trim() !== '-1' ? `seed ${seed.trim()}` : 'a random seed';
+  return (
+    <div className="continue" role="group" aria-labelledby="continue-heading" data-testid="continue-video">
+      <h3 id="continue-heading">Continue this video</h3>
+      <p className="muted">
+        A new clip starts from the chosen frame with the settings above ({seedWords}; change it there) and is joined to this
+        video up to that frame. Its first frame, a copy of the chosen one, is left out, so the seam neither repeats nor jumps.
+      </p>
+      <label>
+        From frame{' '}
+        <select value={from} onChange={(e) => setChosen(Number(e.target.value))} data-testid="continue-frame" disabled={busy}>
+          {Array.from({ length: result.frameCount }, (_, i) => <option key={i} value={i}>{i + 1}{i === last ? ' (the last)' : ''}</option>)}
+        </select>
+      </label>{' '}
+      <button type="button" className="button" onClick={() => void actions().extendFrom(from)} aria-disabled={busy || !view.decision.ready} data-testid="continue-button">
+        Continue from frame {from + 1}
+      </button>
+    </div>
   );
 }
 

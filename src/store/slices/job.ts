@@ -17,6 +17,9 @@ import { speedKey } from '../estimate.ts';
 import { firstFieldToFix } from '../form.ts';
 import type { FieldName } from '../../contract/request.ts';
 import type { GetState, SetState } from './types.ts';
+import type { SvdRequest } from '../../contract/request.ts';
+import type { ClipPart, KeptResult, OpenedResult } from '../../gallery/types.ts';
+import { joinAt, loopFrames, type LoopMode } from '../../video/clips.ts';
 
 export interface JobState {
   phase: JobPhase;
@@ -58,6 +61,34 @@ export interface ResultState {
   /** local runs: where the denoising loop ran, and whether its UNet commands were replayed (graph capture) */
   loop?: LocalRunInfo['loop'];
   graphCapture?: LocalRunInfo['graphCapture'];
+  /** the request of the last generation (its seed as asked; `seed` is the one used) */
+  request: SvdRequest;
+  /** the local model that made it */
+  model?: { id: string; label: string };
+  /** the generations joined in this video, first to last (one for a plain result) */
+  clips: ClipPart[];
+  /** the gallery's id of this result, once kept (or when opened from the gallery) */
+  galleryId?: string;
+}
+
+/** A generation under way that continues the video on screen from one of its frames. */
+export interface Extension {
+  fromFrame: number;
+  /** the video so far: its frames (all of them; the join keeps those up to fromFrame), clips and size */
+  frames: FrameSlot[];
+  clips: ClipPart[];
+  width: number;
+  height: number;
+}
+
+/** The video on screen played as a loop (ping-pong, cross-fade): the frames, muxed once per mode. */
+export interface LoopPreview {
+  mode: LoopMode;
+  status: 'busy' | 'done' | 'error';
+  frameCount?: number;
+  blob?: Blob;
+  url?: string;
+  error?: string;
 }
 
 export type ExportFormat = Exclude<MuxFormat, 'mp4'>;
@@ -82,7 +113,20 @@ export interface JobSlice {
   base64Fallback?: string;
   /** Generate was pressed with a setting at fault: the first one, for the form to focus (`seq` counts the presses) */
   fieldToFix?: { field: FieldName; seq: number };
+  /** the generation under way continues the video on screen (what the result panel says while it runs) */
+  extending?: { fromFrame: number; videoFrames: number };
+  /** how the video on screen plays and exports: as made, ping-pong or cross-faded */
+  loopMode: LoopMode;
+  loopPreview?: LoopPreview;
   generate(): Promise<void>;
+  /**
+   * Continues the video on screen from one of its frames (default the last) with the settings as they are: the frame
+   * is the picture of a new generation, and the result is one video, the old up to that frame then the new clip.
+   */
+  extendFrom(frameIndex?: number): Promise<void>;
+  /** puts a result kept in the gallery on screen, as if it had just been made */
+  showStoredResult(opened: OpenedResult): void;
+  setLoopMode(mode: LoopMode): Promise<void>;
   cancel(): void;
   exportAs(format: ExportFormat): Promise<void>;
   copyBase64(): Promise<void>;
@@ -92,6 +136,10 @@ export interface JobSlice {
 
 export interface JobDeps {
   engines: { local: LocalEngine; remote: SvdEngine };
+  /** a frame as a picture for the next generation (pixels, and a PNG file for Segmind) */
+  frameImage: (frame: FrameSlot, name: string) => Promise<LoadedImage>;
+  /** the frames of a video file (a Segmind result, which comes without frames) */
+  decodeVideo: (blob: Blob, signal: AbortSignal) => Promise<RgbaFrames>;
   mux: (frames: RgbaFrames, options: MuxOptions) => Promise<Blob>;
   /** makes the base64 picture for an HTTP API */
   imageBase64: (image: LoadedImage) => Promise<string>;
@@ -104,6 +152,12 @@ export interface JobDeps {
 
 export const IDLE_JOB: JobState = { phase: 'idle', step: 0, total: 0, fraction: 0, label: phaseLabel('idle') };
 
+/** Why a continuation cannot be joined to the video it continues: the settings make another size. */
+export function sizeMismatch(video: { width: number; height: number }, next: { width: number; height: number }): string {
+  return `This video is ${video.width}×${video.height}, but the settings make ${next.width}×${next.height} videos; clips of ` +
+    `different sizes cannot be joined. Set the size to ${video.width}×${video.height} (Size: custom) to continue it.`;
+}
+
 export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): JobSlice {
   let controller: AbortController | undefined;
   const patchJob = (patch: Partial<JobState>) => set((s) => ({ job: { ...s.job, ...patch } }));
@@ -111,6 +165,7 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
     const s = get();
     if (s.result) deps.revokeUrl(s.result.url);
     for (const e of Object.values(s.exports)) if (e?.url) deps.revokeUrl(e.url);
+    if (s.loopPreview?.url) deps.revokeUrl(s.loopPreview.url);
   };
 
   /** The engine reports a step when it is done; when a stage is complete, say what runs next. */
@@ -137,21 +192,164 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
     return { frames };
   });
 
-  /** The video of a finished job: the engine's own (Segmind), or the frames muxed to MP4 here. */
-  async function videoOf(result: VideoResult, signal: AbortSignal): Promise<Blob> {
-    if (result.video) return new Blob([result.video.bytes as Uint8Array<ArrayBuffer>], { type: result.video.mimeType });
+  const asBytes = (f: FrameSlot) => new Uint8Array(f.rgba.buffer, f.rgba.byteOffset, f.rgba.byteLength);
+  const muxPhase = () => patchJob({ phase: 'muxing', label: phaseLabel('muxing'), fraction: overallFraction('muxing', 0, 1), etaSeconds: undefined, step: 0, total: 0 });
+  const muxMp4 = (frames: FrameSlot[], fps: number, signal: AbortSignal) => deps.mux({ width: frames[0].width, height: frames[0].height, rgba: frames.map(asBytes) }, {
+    fps, format: 'mp4', signal,
+    onProgress: (f) => patchJob({ fraction: overallFraction('muxing', f, 1) }),
+  });
+  const slotsOf = (video: RgbaFrames): FrameSlot[] => video.rgba.map((b) => ({ width: video.width, height: video.height, rgba: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) }));
+
+  /** The new clip's frames: those the worker sent, or the engine's video decoded (Segmind). */
+  async function framesOf(result: VideoResult, signal: AbortSignal): Promise<FrameSlot[]> {
+    if (result.video) {
+      const blob = new Blob([result.video.bytes as Uint8Array<ArrayBuffer>], { type: result.video.mimeType });
+      return slotsOf(await deps.decodeVideo(blob, signal));
+    }
     const frames = get().frames;
-    const rgba: Uint8Array[] = [];
+    const out: FrameSlot[] = [];
     for (let i = 0; i < result.frameCount; i++) {
       const f = frames[i];
       if (!f) throw new EngineError('internal', `frame ${i + 1} of ${result.frameCount} never arrived from the worker`);
-      rgba.push(new Uint8Array(f.rgba.buffer, f.rgba.byteOffset, f.rgba.byteLength));
+      out.push(f);
     }
-    patchJob({ phase: 'muxing', label: phaseLabel('muxing'), fraction: overallFraction('muxing', 0, 1), etaSeconds: undefined, step: 0, total: 0 });
-    return deps.mux({ width: result.width!, height: result.height!, rgba }, {
-      fps: result.fps, format: 'mp4', signal,
-      onProgress: (f) => patchJob({ fraction: overallFraction('muxing', f, 1) }),
+    return out;
+  }
+
+  /** The frames of the video on screen: kept from its run, or decoded from the video file (a Segmind result). */
+  async function framesOnScreen(signal: AbortSignal): Promise<FrameSlot[]> {
+    const s = get();
+    if (!s.result) throw new EngineError('cannot-join', 'There is no video to continue yet: make one first.');
+    if (s.frames.length === s.result.frameCount && s.frames.every(Boolean)) return s.frames as FrameSlot[];
+    return slotsOf(await deps.decodeVideo(s.result.blob, signal));
+  }
+
+  /** A whole job: load, generate, join (when continuing a video), mux, show, keep. */
+  async function run(image: LoadedImage, extension?: Extension): Promise<void> {
+    const s = get();
+    const view = deriveView({ ...s, image });
+    if (!view.canGenerate || !view.check.request) {
+      const field = view.running ? undefined : firstFieldToFix(view.check.fieldErrors);
+      set({ notice: view.blocker, ...(field ? { fieldToFix: { field, seq: (s.fieldToFix?.seq ?? 0) + 1 } } : {}) });
+      return;
+    }
+    const request = view.check.request;
+    const { decision, estimate } = view;
+    const manifest = view.model?.manifest;
+    const local = decision.backend === 'local';
+    if (extension && local && view.framing && (view.framing.width !== extension.width || view.framing.height !== extension.height)) {
+      set({ notice: undefined, error: describeError(new EngineError('cannot-join', sizeMismatch(extension, view.framing))) });
+      return;
+    }
+    const engine = local ? deps.engines.local : deps.engines.remote;
+    // the video being continued stays on screen (its frames are the start of the next one) until the join is made
+    if (!extension) releaseResult();
+    controller = new AbortController();
+    const signal = controller.signal;
+    const started = deps.now();
+    set({
+      ...(extension ? {} : { result: undefined, exports: {} }),
+      error: undefined, notice: undefined, base64Fallback: undefined,
+      loopMode: extension ? get().loopMode : 'none',
+      extending: extension ? { fromFrame: extension.fromFrame, videoFrames: extension.frames.length } : undefined,
+      frames: local ? new Array<FrameSlot | undefined>(request.frames).fill(undefined) : [],
+      job: { ...IDLE_JOB, phase: local ? 'loading-model' : 'remote', backend: decision.backend, device: decision.device, startedAt: started, label: 'Starting', fraction: local ? 0 : -1 },
     });
+    try {
+      if (local) {
+        patchJob({ phase: 'loading-model', label: phaseLabel('loading-model'), fraction: 0.02 });
+        const loaded = await engine.load({ source: view.model!.source, device: decision.device ?? 'webgpu' }, { signal });
+        if (loaded.backend === 'local') set((st) => ({ probe: st.probe.info ? st.probe : { status: 'done', info: loaded.device } }));
+      } else {
+        patchJob({ label: 'Preparing the picture' });
+        await engine.load(undefined, { signal });
+      }
+      const result = await engine.generate({
+        image: {
+          pixels: image.input,
+          base64: async () => {
+            const text = await deps.imageBase64(image);
+            patchJob({ label: phaseLabel('remote') });
+            return text;
+          },
+        },
+        request,
+        // this device's measured speed × the step's work: the time left shows from the first step
+        ...(local && estimate?.stepSeconds !== undefined ? { expectedStepSeconds: estimate.stepSeconds } : {}),
+      }, {
+        signal,
+        onProgress: progressOf(request.steps, Math.ceil(request.frames / Math.max(1, request.decode_chunk))),
+        onFrames: collectFrames,
+      });
+      if (result.local && estimate && manifest) {
+        // What the loop ran (result.local.work); from an engine that does not report it yet, the planned work at
+        // the size it made.
+        const size = result.width !== undefined && result.height !== undefined ? { width: result.width, height: result.height } : estimate;
+        const flops = result.local.work?.flops ?? plannedDenoiseWork(manifest, request, size).flops;
+        get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, view.model?.id ?? manifest.precision), flops, result.local.timings?.denoise,
+          // the rest of the job without creating sessions (kept between jobs of one model): encoding and decoding
+          result.local.timings ? result.local.timings.total - result.local.timings.load : undefined);
+      }
+      const clip: ClipPart = { seed: result.seed, backend: result.backend, frames: result.frameCount, ...(extension ? { continuedFrom: extension.fromFrame } : {}) };
+      let blob: Blob;
+      let frames: FrameSlot[] | undefined;
+      if (extension) {
+        const made = await framesOf(result, signal);
+        if (made[0].width !== extension.width || made[0].height !== extension.height) {
+          throw new EngineError('cannot-join', `The new clip is ${made[0].width}×${made[0].height} but the video it continues is ${extension.width}×${extension.height}; clips of different sizes cannot be joined. The video on screen is unchanged.`);
+        }
+        frames = joinAt(extension.frames, extension.fromFrame, made);
+        muxPhase();
+        blob = await muxMp4(frames, result.fps, signal);
+      } else if (result.video) {
+        blob = new Blob([result.video.bytes as Uint8Array<ArrayBuffer>], { type: result.video.mimeType });
+      } else {
+        frames = await framesOf(result, signal);
+        muxPhase();
+        blob = await muxMp4(frames, result.fps, signal);
+      }
+      if (extension) releaseResult();
+      const width = frames?.[0].width ?? result.width;
+      const height = frames?.[0].height ?? result.height;
+      const shown: ResultState = {
+        blob, url: deps.createUrl(blob), mimeType: blob.type || 'video/mp4', backend: result.backend, device: result.local?.device,
+        seed: result.seed, fps: result.fps, frameCount: frames?.length ?? result.frameCount, width, height,
+        elapsedMs: deps.now() - started, cost: result.remote?.cost, requestId: result.remote?.requestId,
+        timings: result.local?.timings, loop: result.local?.loop, graphCapture: result.local?.graphCapture,
+        request, model: local && view.model ? { id: view.model.id, label: view.model.label } : undefined,
+        clips: [...(extension?.clips ?? []), clip],
+      };
+      set((st) => ({
+        remainingCredits: result.remote?.remainingCredits ?? st.remainingCredits,
+        result: shown, extending: undefined, exports: {}, loopPreview: undefined, loopMode: 'none',
+        ...(frames ? { frames } : {}),
+      }));
+      patchJob({ phase: 'done', label: phaseLabel('done'), fraction: 1, etaSeconds: undefined, finishedAt: deps.now() });
+      void keep(shown, frames, extension ? undefined : image.file);
+    } catch (e) {
+      // a continuation that fails leaves the video it continued on screen, with its frames
+      if (extension) set({ frames: extension.frames, extending: undefined });
+      if (isAbort(e) || signal.aborted) {
+        patchJob({ phase: 'cancelled', label: phaseLabel('cancelled'), finishedAt: deps.now(), etaSeconds: undefined });
+      } else {
+        set({ error: describeError(e) });
+        patchJob({ phase: 'error', label: phaseLabel('error'), finishedAt: deps.now(), etaSeconds: undefined });
+      }
+    } finally {
+      controller = undefined;
+    }
+  }
+
+  /** Hands a finished result to the gallery; the result on screen learns its gallery id. */
+  async function keep(shown: ResultState, frames: FrameSlot[] | undefined, picture: Blob | undefined): Promise<void> {
+    const kept: KeptResult = {
+      createdAt: deps.now(), backend: shown.backend, device: shown.device, model: shown.model, request: shown.request, seed: shown.seed,
+      fps: shown.fps, frameCount: shown.frameCount, width: shown.width ?? 0, height: shown.height ?? 0, elapsedMs: shown.elapsedMs,
+      timings: shown.timings, cost: shown.cost, clips: shown.clips, video: shown.blob,
+      frames: frames?.map((f) => f.rgba), picture,
+    };
+    const id = await get().keepResult(kept);
+    if (id && get().result === shown) set({ result: { ...shown, galleryId: id } });
   }
 
   return {
@@ -161,85 +359,78 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
     exports: {},
     error: undefined,
     notice: undefined,
+    extending: undefined,
+    loopMode: 'none',
+    loopPreview: undefined,
 
     async generate() {
       const s = get();
-      const view = deriveView(s);
-      if (!view.canGenerate || !view.check.request || !s.image) {
-        const field = view.running ? undefined : firstFieldToFix(view.check.fieldErrors);
-        set({ notice: view.blocker, ...(field ? { fieldToFix: { field, seq: (s.fieldToFix?.seq ?? 0) + 1 } } : {}) });
+      if (!s.image) {
+        set({ notice: deriveView(s).blocker });
         return;
       }
-      const request = view.check.request;
-      const { decision, estimate } = view;
-      const manifest = view.model?.manifest;
-      const local = decision.backend === 'local';
-      const engine = local ? deps.engines.local : deps.engines.remote;
-      const image = s.image;
-      releaseResult();
-      controller = new AbortController();
-      const signal = controller.signal;
-      const started = deps.now();
-      set({
-        result: undefined, exports: {}, error: undefined, notice: undefined, base64Fallback: undefined,
-        frames: local ? new Array<FrameSlot | undefined>(request.frames).fill(undefined) : [],
-        job: { ...IDLE_JOB, phase: local ? 'loading-model' : 'remote', backend: decision.backend, device: decision.device, startedAt: started, label: 'Starting', fraction: local ? 0 : -1 },
-      });
+      await run(s.image);
+    },
+
+    async extendFrom(frameIndex) {
+      const s = get();
+      if (deriveView(s).running) return;
+      if (!s.result) {
+        set({ notice: 'There is no video to continue yet: make one first.' });
+        return;
+      }
+      const result = s.result;
+      let frames: FrameSlot[];
       try {
-        if (local) {
-          patchJob({ phase: 'loading-model', label: phaseLabel('loading-model'), fraction: 0.02 });
-          const loaded = await engine.load({ source: view.model!.source, device: decision.device ?? 'webgpu' }, { signal });
-          if (loaded.backend === 'local') set((st) => ({ probe: st.probe.info ? st.probe : { status: 'done', info: loaded.device } }));
-        } else {
-          patchJob({ label: 'Preparing the picture' });
-          await engine.load(undefined, { signal });
-        }
-        const result = await engine.generate({
-          image: {
-            pixels: image.input,
-            base64: async () => {
-              const text = await deps.imageBase64(image);
-              patchJob({ label: phaseLabel('remote') });
-              return text;
-            },
-          },
-          request,
-          // this device's measured speed × the step's work: the time left shows from the first step
-          ...(local && estimate?.stepSeconds !== undefined ? { expectedStepSeconds: estimate.stepSeconds } : {}),
-        }, {
-          signal,
-          onProgress: progressOf(request.steps, Math.ceil(request.frames / Math.max(1, request.decode_chunk))),
-          onFrames: collectFrames,
-        });
-        if (result.local && estimate && manifest) {
-          // What the loop ran (result.local.work); from an engine that does not report it yet, the planned work at
-          // the size it made.
-          const size = result.width !== undefined && result.height !== undefined ? { width: result.width, height: result.height } : estimate;
-          const flops = result.local.work?.flops ?? plannedDenoiseWork(manifest, request, size).flops;
-          get().recordSpeed(speedKey(result.local.device, get().probe.info?.adapter, view.model?.id ?? manifest.precision), flops, result.local.timings?.denoise,
-            // the rest of the job without creating sessions (kept between jobs of one model): encoding and decoding
-            result.local.timings ? result.local.timings.total - result.local.timings.load : undefined);
-        }
-        const blob = await videoOf(result, signal);
-        set((st) => ({
-          remainingCredits: result.remote?.remainingCredits ?? st.remainingCredits,
-          result: {
-            blob, url: deps.createUrl(blob), mimeType: blob.type || 'video/mp4', backend: result.backend, device: result.local?.device,
-            seed: result.seed, fps: result.fps, frameCount: result.frameCount, width: result.width, height: result.height,
-            elapsedMs: deps.now() - started, cost: result.remote?.cost, requestId: result.remote?.requestId,
-            timings: result.local?.timings, loop: result.local?.loop, graphCapture: result.local?.graphCapture,
-          },
-        }));
-        patchJob({ phase: 'done', label: phaseLabel('done'), fraction: 1, etaSeconds: undefined, finishedAt: deps.now() });
+        frames = await framesOnScreen(new AbortController().signal);
       } catch (e) {
-        if (isAbort(e) || signal.aborted) {
-          patchJob({ phase: 'cancelled', label: phaseLabel('cancelled'), finishedAt: deps.now(), etaSeconds: undefined });
-        } else {
-          set({ error: describeError(e) });
-          patchJob({ phase: 'error', label: phaseLabel('error'), finishedAt: deps.now(), etaSeconds: undefined });
-        }
-      } finally {
-        controller = undefined;
+        set({ error: describeError(e) });
+        return;
+      }
+      const fromFrame = frameIndex ?? frames.length - 1;
+      if (!Number.isInteger(fromFrame) || fromFrame < 0 || fromFrame >= frames.length) {
+        set({ notice: `There is no frame ${fromFrame + 1}: the video has ${frames.length} frames.` });
+        return;
+      }
+      const frame = frames[fromFrame];
+      const image = await deps.frameImage(frame, `frame ${fromFrame + 1} of the video`);
+      await run(image, { fromFrame, frames, clips: result.clips, width: frame.width, height: frame.height });
+    },
+
+    showStoredResult(opened) {
+      if (deriveView(get()).running) return;
+      releaseResult();
+      const { item } = opened;
+      const frames = opened.frames?.map((rgba) => ({ width: item.width, height: item.height, rgba }));
+      set({
+        result: {
+          blob: opened.video, url: deps.createUrl(opened.video), mimeType: opened.video.type || 'video/mp4', backend: item.backend, device: item.device,
+          seed: item.seed, fps: item.fps, frameCount: item.frameCount, width: item.width, height: item.height, elapsedMs: item.elapsedMs,
+          cost: item.cost, timings: item.timings, request: item.request, model: item.model, clips: item.clips, galleryId: item.id,
+        },
+        frames: frames ?? [], exports: {}, loopMode: 'none', loopPreview: undefined, error: undefined, extending: undefined,
+        job: { ...IDLE_JOB }, notice: `Opened the video of ${new Date(item.createdAt).toLocaleString()}.`,
+      });
+    },
+
+    async setLoopMode(mode) {
+      const s = get();
+      const result = s.result;
+      if (!result || s.loopMode === mode) return;
+      if (s.loopPreview?.url) deps.revokeUrl(s.loopPreview.url);
+      if (mode === 'none') {
+        set({ loopMode: 'none', loopPreview: undefined, exports: {} });
+        return;
+      }
+      set({ loopMode: mode, loopPreview: { mode, status: 'busy' }, exports: {} });
+      try {
+        const frames = await framesOnScreen(new AbortController().signal);
+        const looped = loopFrames(frames.map((f) => f.rgba), mode);
+        const blob = await deps.mux({ width: frames[0].width, height: frames[0].height, rgba: looped.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)) }, { fps: result.fps, format: 'mp4' });
+        if (get().result !== result || get().loopMode !== mode) return;
+        set({ loopPreview: { mode, status: 'done', frameCount: looped.length, blob, url: deps.createUrl(blob) } });
+      } catch (e) {
+        if (get().loopMode === mode) set({ loopPreview: { mode, status: 'error', error: describeError(e).message } });
       }
     },
 
@@ -259,12 +450,14 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
       if (s.exports[format]?.status === 'busy') return;
       set((st) => ({ exports: { ...st.exports, [format]: { status: 'busy', fraction: 0 } } }));
       const frames = s.frames as FrameSlot[];
+      // the loop on screen is the one exported
+      const looped = loopFrames(frames.map((f) => f.rgba), s.loopMode);
       try {
         const blob = await deps.mux(
-          { width: frames[0].width, height: frames[0].height, rgba: frames.map((f) => new Uint8Array(f.rgba.buffer, f.rgba.byteOffset, f.rgba.byteLength)) },
+          { width: frames[0].width, height: frames[0].height, rgba: looped.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)) },
           { fps: result.fps, format, onProgress: (fraction) => set((st) => ({ exports: { ...st.exports, [format]: { status: 'busy', fraction } } })) },
         );
-        if (get().result !== result) return; // a newer video replaced this one
+        if (get().result !== result || get().loopMode !== s.loopMode) return; // a newer video or loop replaced this one
         set((st) => ({ exports: { ...st.exports, [format]: { status: 'done', fraction: 1, blob, url: deps.createUrl(blob) } }, notice: `${format.toUpperCase()} is ready to download.` }));
       } catch (e) {
         set((st) => ({ exports: { ...st.exports, [format]: { status: 'error', fraction: 0, error: describeError(e).message } } }));
