@@ -28,3 +28,32 @@ export function writeVideo(out: string, frames: Uint8ClampedArray[], width: numb
     child.stdin.end();
   });
 }
+
+export interface VideoFrames {
+  width: number;
+  height: number;
+  fps: number;
+  frames: Uint8ClampedArray[];
+}
+
+/**
+ * Every frame of a video file (MP4, WebM, GIF, …) as RGBA, with its size and frame rate, through the system's ffprobe
+ * and ffmpeg. Bounded: each tool gets `timeoutMs`.
+ */
+export function readVideoFrames(path: string, timeoutMs = 120_000): VideoFrames {
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate', '-of', 'json', path], { encoding: 'utf8', timeout: timeoutMs });
+  if (probe.error) throw new Error(`ffprobe could not start (${probe.error.message}); install ffmpeg (apt-get install ffmpeg)`);
+  const stream = probe.status === 0 ? (JSON.parse(probe.stdout).streams?.[0] as { width?: number; height?: number; r_frame_rate?: string } | undefined) : undefined;
+  if (!stream?.width || !stream.height) throw new Error(`${path} is not a video ffmpeg can read${probe.stderr ? `: ${probe.stderr.trim().split('\n')[0]}` : ''}`);
+  const [num, den] = (stream.r_frame_rate ?? '0/1').split('/').map(Number);
+  const fps = den ? num / den : 0;
+  const { width, height } = stream;
+  const decoded = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgba', '-'], { timeout: timeoutMs, maxBuffer: 4 * 1024 ** 3 });
+  if (decoded.status !== 0) throw new Error(`ffmpeg could not decode ${path}: ${String(decoded.stderr).trim().split('\n')[0]}`);
+  const bytes = decoded.stdout as Buffer;
+  const size = width * height * 4;
+  const frames: Uint8ClampedArray[] = [];
+  for (let o = 0; o + size <= bytes.length; o += size) frames.push(new Uint8ClampedArray(bytes.buffer, bytes.byteOffset + o, size));
+  if (frames.length === 0) throw new Error(`${path} has no frames`);
+  return { width, height, fps, frames };
+}

@@ -12,7 +12,10 @@ import { openSafetensors, writeSafetensors } from '../io/safetensors-node.ts';
 import { UsageError } from './errors.ts';
 import { ProgressBar } from './progress.ts';
 import { formatSeconds } from '../common/format.ts';
-import { writeVideo } from './ffmpeg.ts';
+import { readVideoFrames, writeVideo } from './ffmpeg.ts';
+import { joinAt, sizeMismatch } from '../video/clips.ts';
+import { sniffImage } from '../contract/image-sniff.ts';
+import { readFileSync } from 'node:fs';
 
 /** Request fields settable from the command line: flag name → request field. */
 const REQUEST_FLAGS = {
@@ -35,6 +38,10 @@ export const GENERATE_USAGE = `svd-web generate --model <dir> --image <file> --o
 
   --model <dir>          a folder written by svd-web convert
   --image <file>         PNG, JPEG, WebP, GIF (its first frame) or AVIF; EXIF orientation applied, as in the app
+  --extend <file>        continue a video (MP4, WebM, GIF) or a frame picture instead of --image: the new clip starts
+                         from its last frame (or --extend-from) and --out gets the video joined with it, the seam
+                         frame once; size and fps default to the video's
+  --extend-from <n>      the frame to continue from, 1 = the first (default the last)
   --out <file>           .mp4 (H.264), .webm or .gif (needs ffmpeg on PATH)
   --device cpu|webgpu    onnxruntime-node execution provider (default cpu)
   --latents <file>       safetensors with "latents" [1,F,4,h,w] of standard-normal draws, instead of the seed's
@@ -60,6 +67,8 @@ export async function runGenerate(argv: string[]): Promise<void> {
       latents: { type: 'string' },
       'frames-out': { type: 'string' },
       'split-guidance': { type: 'boolean' },
+      extend: { type: 'string' },
+      'extend-from': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -69,24 +78,41 @@ export async function runGenerate(argv: string[]): Promise<void> {
     return;
   }
   if (!values.model) throw new UsageError('--model <dir> is required (a folder written by svd-web convert)');
-  if (!values.image) throw new UsageError('--image <file> is required');
+  if (values.image && values.extend) throw new UsageError('--image and --extend both give the picture to start from; use one');
+  if (!values.image && !values.extend) throw new UsageError('--image <file> is required (or --extend <video>)');
+  if (values['extend-from'] !== undefined && !values.extend) throw new UsageError('--extend-from needs --extend <video>');
   if (!values.out && !values['frames-out']) throw new UsageError('--out <file.mp4> is required (or --frames-out)');
   if (values.out && !/\.(mp4|webm|gif)$/i.test(values.out)) throw new UsageError(`--out must end in .mp4, .webm or .gif (got "${values.out}")`);
   const device = values.device as string;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got "${device}")`);
 
   const manifest = readManifest(values.model);
-  const { request, notes } = requestFromFlags(values as Record<string, unknown>, manifest);
+  const extension = values.extend ? await readExtension(values.extend, values['extend-from']) : undefined;
+  const flags = { ...values } as Record<string, unknown>;
+  if (extension) {
+    // the new clip must be the video's size to be joined, and plays at its rate unless told otherwise
+    if (flags.width === undefined && flags.height === undefined && flags.resolution === undefined) Object.assign(flags, { width: String(extension.width), height: String(extension.height) });
+    if (flags.fps === undefined && extension.fps > 0) flags.fps = String(Math.round(extension.fps));
+  }
+  const { request, notes } = requestFromFlags(flags, manifest);
   for (const n of notes) console.error(`note: ${n}`);
+  if (extension) {
+    const size = { width: request.width ?? manifest.pipeline.defaultWidth, height: request.height ?? manifest.pipeline.defaultHeight };
+    if (size.width !== extension.width || size.height !== extension.height) throw new UsageError(sizeMismatch(extension, size, `Leave out --width/--height/--resolution (or give --width ${extension.width} --height ${extension.height}) to continue it.`));
+  }
 
   let image;
-  try {
-    const decoded = await readImageFile(values.image);
-    for (const n of decoded.notes) console.error(`note: ${n}`);
-    image = decoded.input;
-  } catch (e) {
-    if (e instanceof ImageFileError) throw new UsageError(e.message);
-    throw e;
+  if (extension) {
+    image = { width: extension.width, height: extension.height, rgba: extension.frames[extension.fromFrame] };
+  } else {
+    try {
+      const decoded = await readImageFile(values.image!);
+      for (const n of decoded.notes) console.error(`note: ${n}`);
+      image = decoded.input;
+    } catch (e) {
+      if (e instanceof ImageFileError) throw new UsageError(e.message);
+      throw e;
+    }
   }
   const latents = values.latents ? readLatents(values.latents) : undefined;
 
@@ -109,12 +135,16 @@ export async function runGenerate(argv: string[]): Promise<void> {
   }
   const width = result.width!;
   const height = result.height!;
-  const frames = batches.flatMap((b) => b.frames);
-  bar.done(`generated ${frames.length} frames ${width}×${height}, seed ${result.seed}`);
+  const made = batches.flatMap((b) => b.frames);
+  bar.done(`generated ${made.length} frames ${width}×${height}, seed ${result.seed}`);
+  const frames = extension ? joinAt(extension.frames, extension.fromFrame, made) : made;
+  if (extension) {
+    console.error(`joined: ${frames.length} frames — ${extension.fromFrame + 1} of ${values.extend} (up to frame ${extension.fromFrame + 1} of ${extension.frames.length}), then ${made.length - 1} new (the new clip's first frame repeats that frame and is left out)`);
+  }
   if (values['frames-out']) {
     const all = new Float32Array(batches.reduce((a, b) => a + b.float!.length, 0));
     batches.reduce((o, b) => (all.set(b.float!, o), o + b.float!.length), 0);
-    writeSafetensors(values['frames-out'], [{ name: 'frames', dtype: 'F32', shape: [frames.length, 3, height, width], data: () => float32Bytes(all) }]);
+    writeSafetensors(values['frames-out'], [{ name: 'frames', dtype: 'F32', shape: [made.length, 3, height, width], data: () => float32Bytes(all) }]);
   }
   if (values.out) await writeVideo(values.out, frames, width, height, result.fps);
   const total = (performance.now() - started) / 1000;
@@ -123,6 +153,46 @@ export async function runGenerate(argv: string[]): Promise<void> {
     `${values.out ?? values['frames-out']}: ${formatSeconds(total)} total — load ${formatSeconds(t.load / 1000)}, encode ${formatSeconds(t.encode / 1000)}, ` +
       `denoise ${formatSeconds(t.denoise / 1000)}, decode ${formatSeconds(t.decode / 1000)}; seed ${result.seed}`,
   );
+}
+
+interface Extension {
+  width: number;
+  height: number;
+  /** 0 when the source is a picture */
+  fps: number;
+  frames: Uint8ClampedArray[];
+  fromFrame: number;
+}
+
+/** What `--extend` continues: a picture (one frame) or every frame of a video, and the frame to start from. */
+async function readExtension(path: string, from: string | undefined): Promise<Extension> {
+  let head: Uint8Array;
+  try {
+    head = new Uint8Array(readFileSync(path).subarray(0, 1 << 16));
+  } catch (e) {
+    throw new UsageError(`--extend: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const sniff = sniffImage(head);
+  let source: Omit<Extension, 'fromFrame'>;
+  if (sniff.format && sniff.format !== 'gif' && !sniff.animated) {
+    try {
+      const decoded = await readImageFile(path);
+      source = { width: decoded.input.width, height: decoded.input.height, fps: 0, frames: [decoded.input.rgba] };
+    } catch (e) {
+      if (e instanceof ImageFileError) throw new UsageError(`--extend: ${e.message}`);
+      throw e;
+    }
+  } else {
+    try {
+      source = readVideoFrames(path);
+    } catch (e) {
+      throw new UsageError(`--extend: ${(e as Error).message}`);
+    }
+  }
+  const count = source.frames.length;
+  const n = from === undefined ? count : Number(from);
+  if (!Number.isInteger(n) || n < 1 || n > count) throw new UsageError(`--extend-from must be a frame number from 1 to ${count} (${path} has ${count} frame${count === 1 ? '' : 's'}; got "${from}")`);
+  return { ...source, fromFrame: n - 1 };
 }
 
 /**

@@ -27,6 +27,16 @@ export function joinAt<T>(video: readonly T[], fromFrame: number, next: readonly
   return [...video.slice(0, fromFrame + 1), ...next.slice(1)];
 }
 
+/** Why a new clip cannot be joined to the video it continues: the settings make another size (the app and the CLI say this). */
+export function sizeMismatch(
+  video: { width: number; height: number },
+  next: { width: number; height: number },
+  fix = `Set the size to ${video.width}×${video.height} (Size: custom) to continue it.`,
+): string {
+  return `This video is ${video.width}×${video.height}, but the settings make ${next.width}×${next.height} videos; clips of ` +
+    `different sizes cannot be joined. ${fix}`;
+}
+
 /**
  * Forward then backward without doubling the turning frames: 0 1 … F−1 F−2 … 1, then the player loops back to 0.
  * Length 2F − 2 (F ≥ 2; a single frame is returned as it is).

@@ -19,7 +19,7 @@ import type { FieldName } from '../../contract/request.ts';
 import type { GetState, SetState } from './types.ts';
 import type { SvdRequest } from '../../contract/request.ts';
 import type { ClipPart, KeptResult, OpenedResult } from '../../gallery/types.ts';
-import { joinAt, loopFrames, type LoopMode } from '../../video/clips.ts';
+import { joinAt, loopFrames, sizeMismatch, type LoopMode } from '../../video/clips.ts';
 
 export interface JobState {
   phase: JobPhase;
@@ -151,12 +151,6 @@ export interface JobDeps {
 }
 
 export const IDLE_JOB: JobState = { phase: 'idle', step: 0, total: 0, fraction: 0, label: phaseLabel('idle') };
-
-/** Why a continuation cannot be joined to the video it continues: the settings make another size. */
-export function sizeMismatch(video: { width: number; height: number }, next: { width: number; height: number }): string {
-  return `This video is ${video.width}×${video.height}, but the settings make ${next.width}×${next.height} videos; clips of ` +
-    `different sizes cannot be joined. Set the size to ${video.width}×${video.height} (Size: custom) to continue it.`;
-}
 
 export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): JobSlice {
   let controller: AbortController | undefined;
