@@ -6,7 +6,7 @@
  *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
  *   kernels  — GPU time per program of one demo-UNet call on the WebGPU EP (onnxruntime-node; SwiftShader here)
  *   flops    — FLOPs of one SVD-XT UNet call at 576×1024, 14 and 25 frames, counted from the graph
- *   mux      — 25 frames of 1024×576 to MP4: ffmpeg.wasm in Chromium and native ffmpeg
+ *   mux      — 25 frames of 1024×576 to MP4: WebCodecs VideoEncoder and ffmpeg.wasm in Chromium, native ffmpeg
  *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
  *   hub      — bench/hub.ts: the same checkpoint through a fake Hub, downloaded and converted in a tab (q4f16, q4f32)

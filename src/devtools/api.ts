@@ -59,9 +59,21 @@ export interface MuxRequest {
   frames: number;
   fps: number;
   format: 'mp4' | 'webm' | 'gif';
+  /** MP4: which encoder (src/video/mux.ts MuxOptions.encoder; default 'auto') */
+  encoder?: 'auto' | 'webcodecs' | 'ffmpeg';
+  /**
+   * The synthetic frames: 'gradient' (default: a gradient and a moving white square) or 'texture' (the same with a
+   * smooth deterministic value-noise texture panning 6 px per frame, closer to real footage for the encoders).
+   */
+  pattern?: 'gradient' | 'texture';
 }
 
 export interface MuxReport {
+  /** The encoder that made the file (the last onEncoder call), and why when it was not the preferred one. */
+  encoder: 'webcodecs' | 'ffmpeg.wasm';
+  encoderReason?: string;
+  /** every onEncoder call, in order */
+  encoderCalls: { used: 'webcodecs' | 'ffmpeg.wasm'; reason?: string }[];
   /** The last ffmpeg log lines. */
   log: string[];
   bytes: number;
@@ -70,6 +82,43 @@ export interface MuxReport {
   loadMs: number;
   muxMs: number;
   progress: number[];
+}
+
+export interface WebCodecsSupportReport {
+  hasVideoEncoder: boolean;
+  supported: boolean;
+  codec?: string;
+  bitrate?: number;
+  reason?: string;
+}
+
+export interface DecodeVideoRequest {
+  /** the file (default: the last muxed file) */
+  base64?: string;
+  type?: string;
+  maxFrames?: number;
+  /** compare the decoded frames with the harness's synthetic frames of this request (over its width × height) */
+  compareTo?: MuxRequest;
+  /** compare decoded frame i with synthetic frame i + shift (a wrong pairing, to show the comparison can fail) */
+  shift?: number;
+  /** pixels to report, as [frame, x, y] */
+  samplePoints?: [number, number, number][];
+  /** return every decoded frame's RGBA, base64 */
+  raw?: boolean;
+}
+
+export interface DecodeVideoReport {
+  frames: number;
+  width: number;
+  height: number;
+  fps: number;
+  /** presentation time of each frame, seconds */
+  timestamps: number[];
+  ms: number;
+  samples: { frame: number; x: number; y: number; rgba: number[]; expected?: number[] }[];
+  /** per compared frame, over R, G, B (0..255): mean and max absolute difference, PSNR in dB */
+  compare?: { meanAbs: number[]; maxAbs: number[]; psnr: number[] };
+  rgbaBase64?: string[];
 }
 
 export interface PlaybackReport {
@@ -134,6 +183,10 @@ export interface HarnessApi {
   ortInPage(req: OrtRunRequest): Promise<OrtRunReport>;
   ortInWorker(req: OrtRunRequest): Promise<OrtRunReport>;
   mux(req: MuxRequest): Promise<MuxReport>;
+  /** What `VideoEncoder.isConfigSupported` says about H.264 at this (even) size and fps (src/video/webcodecs.ts). */
+  webCodecsSupport(width: number, height: number, fps: number): Promise<WebCodecsSupportReport>;
+  /** Decodes a video with src/video/decode.ts (default: the last muxed file); rejects with its error. */
+  decodeVideo(req?: DecodeVideoRequest): Promise<DecodeVideoReport>;
   /** Plays the last muxed file (or the given base64) in a muted <video> and waits for 'ended'. */
   play(base64?: string, type?: string): Promise<PlaybackReport>;
 }

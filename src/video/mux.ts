@@ -1,6 +1,11 @@
 /**
- * Encode RGBA frames into MP4 (H.264), WebM (VP8) or GIF with ffmpeg.wasm (single-thread core), in the browser.
+ * Encode RGBA frames into MP4 (H.264), WebM (VP8) or GIF, in the browser.
  *
+ * MP4: the browser's own H.264 encoder through WebCodecs (src/video/webcodecs.ts, mediabunny muxes) when
+ * `VideoEncoder` exists and accepts H.264 at the (even) size, else ffmpeg.wasm; a WebCodecs failure that is not an
+ * abort falls back to ffmpeg.wasm. `onEncoder` says which one ran and why. WebM and GIF: always ffmpeg.wasm.
+ *
+ * ffmpeg.wasm (single-thread core):
  * - The core (@ffmpeg/core ESM build, libx264 + libvpx, GPL) and the class worker are served from our own origin
  *   (see src/runtime/assets.ts). No CDN.
  * - One FFmpeg instance is loaded lazily and reused; jobs are serialised (ffmpeg.wasm runs one command at a time).
@@ -11,6 +16,11 @@
  */
 import { FFmpeg } from '@ffmpeg/ffmpeg';
 import { ffmpegLoadConfig } from '../runtime/assets.ts';
+import { MuxError, describe, isAbortError, throwIfAborted, withBound } from './errors.ts';
+import { evenSize } from './h264.ts';
+import { encodeMp4WebCodecs, webCodecsH264Support } from './webcodecs.ts';
+
+export { MuxError };
 
 export type MuxFormat = 'mp4' | 'webm' | 'gif';
 
@@ -35,24 +45,24 @@ export interface MuxOptions {
   execTimeoutMs?: number;
   /** Receives ffmpeg's log lines (stderr), e.g. for a debug panel. */
   onLog?: (line: string) => void;
+  /** MP4 only: 'auto' (default) prefers WebCodecs when the browser encodes H.264 at this size; forcing is for tests/bench. */
+  encoder?: MuxEncoderChoice;
+  /**
+   * Which encoder runs, and why when it is not the preferred one. Called when an encoder starts; called again with
+   * 'ffmpeg.wasm' and the reason when WebCodecs failed mid-encode and ffmpeg.wasm takes over: the last call names the
+   * encoder that made the file.
+   */
+  onEncoder?: (used: MuxEncoderUsed, reason?: string) => void;
 }
+
+export type MuxEncoderChoice = 'auto' | 'webcodecs' | 'ffmpeg';
+export type MuxEncoderUsed = 'webcodecs' | 'ffmpeg.wasm';
 
 export const MIME_TYPES: Record<MuxFormat, string> = {
   mp4: 'video/mp4',
   webm: 'video/webm',
   gif: 'image/gif',
 };
-
-export class MuxError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'load-timeout' | 'load-failed' | 'exec-timeout' | 'exec-failed' | 'aborted' | 'bad-input',
-    readonly log: string[] = [],
-  ) {
-    super(message);
-    this.name = 'MuxError';
-  }
-}
 
 const DEFAULT_LOAD_TIMEOUT_MS = 120_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 600_000;
@@ -103,12 +113,55 @@ export function terminateFFmpeg(): void {
 
 /** Encodes `frames` at `fps` into one file of the requested format. */
 export function muxFrames(frames: RgbaFrames, options: MuxOptions): Promise<Blob> {
-  const job = queue.then(() => runMux(frames, options));
+  const job = queue.then(() => {
+    if (options.format === 'mp4') return runMp4(frames, options);
+    options.onEncoder?.('ffmpeg.wasm', `${String(options.format).toUpperCase()} is always encoded by ffmpeg.wasm`);
+    return runFfmpeg(frames, options);
+  });
   queue = job.catch(() => undefined);
   return job;
 }
 
-async function runMux(frames: RgbaFrames, options: MuxOptions): Promise<Blob> {
+/** MP4: WebCodecs when available (or forced), else / on failure ffmpeg.wasm. */
+async function runMp4(frames: RgbaFrames, options: MuxOptions): Promise<Blob> {
+  validate(frames, options);
+  throwIfAborted(options.signal);
+  const choice = options.encoder ?? 'auto';
+  const report = (used: MuxEncoderUsed, reason?: string): void => options.onEncoder?.(used, reason);
+  if (choice === 'ffmpeg') {
+    report('ffmpeg.wasm', 'forced by the encoder option');
+    return runFfmpeg(frames, options);
+  }
+  const { width, height } = evenSize(frames.width, frames.height);
+  const support = await withBound(webCodecsH264Support(width, height, options.fps), 45_000, options.signal, () => new MuxError('the WebCodecs support query timed out', 'exec-timeout')).catch(
+    (err: unknown) => {
+      if (isAbortError(err)) throw err;
+      return { supported: false, config: undefined, reason: describe(err) };
+    },
+  );
+  if (!support.supported || !support.config) {
+    if (choice === 'webcodecs') throw new MuxError(`WebCodecs H.264 encoding is not available: ${support.reason}`, 'unsupported');
+    report('ffmpeg.wasm', support.reason);
+    return runFfmpeg(frames, options);
+  }
+  // one monotonic progress over both tries: a fallback continues from where WebCodecs stopped
+  let last = 0;
+  const onProgress = (f: number): void => {
+    last = Math.max(last, f);
+    options.onProgress?.(last);
+  };
+  report('webcodecs');
+  try {
+    return await encodeMp4WebCodecs(frames, { fps: options.fps, signal: options.signal, onProgress, config: support.config });
+  } catch (err) {
+    if (isAbortError(err) || choice === 'webcodecs') throw err;
+    report('ffmpeg.wasm', `WebCodecs failed: ${describe(err)}`);
+    const from = last;
+    return runFfmpeg(frames, { ...options, onProgress: (f) => onProgress(from + (1 - from) * f) });
+  }
+}
+
+async function runFfmpeg(frames: RgbaFrames, options: MuxOptions): Promise<Blob> {
   const { width, height, rgba } = frames;
   const { fps, format, signal, onProgress } = options;
   validate(frames, options);
@@ -203,6 +256,9 @@ export function encoderArgs(format: MuxFormat, width: number, height: number, fp
         '-preset', 'veryfast',
         '-crf', String(crf ?? 18),
         '-pix_fmt', 'yuv420p',
+        // swscale's rgba → yuv420p is BT.601 limited range: say so in the stream (as the WebCodecs path does,
+        // src/video/h264.ts I420_COLOR_SPACE), else Chromium decodes it as BT.709 (mean 6.6/255 off, e2e/video.e2e.ts)
+        '-colorspace', 'smpte170m', '-color_primaries', 'bt709', '-color_trc', 'iec61966-2-1', '-color_range', 'tv',
         '-threads', '1',
         '-r', String(fps),
         '-movflags', '+faststart',
@@ -259,35 +315,4 @@ async function bounded<T>(ff: FFmpeg, p: Promise<T>, ms: number, signal: AbortSi
     }
     throw err;
   }
-}
-
-function withBound<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(onTimeout())), ms);
-    const onAbort = (): void => finish(() => reject(new MuxError('muxing aborted', 'aborted')));
-    let done = false;
-    function finish(action: () => void): void {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      action();
-    }
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => finish(() => resolve(v)),
-      (e: unknown) => finish(() => reject(e)),
-    );
-  });
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new MuxError('muxing aborted', 'aborted');
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === 'object' && err && 'message' in err) return String((err as { message: unknown }).message);
-  return String(err);
 }
