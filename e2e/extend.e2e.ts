@@ -89,6 +89,34 @@ test.describe('continue and loop a clip', () => {
     await page.getByTestId('continue-button').click();
     await expect(page.getByTestId('error')).toHaveText(/This video cannot be continued.*This video is 48×32, but the settings make 64×32 videos; clips of different sizes cannot be joined\. Set the size to 48×32/s);
     await expect(page.getByTestId('result-size')).toHaveText(/48×32, 12 frames at/);
+
+    // the three results (made, continued once, twice) are kept: after a reload, and offline, listed and playable
+    await expect(page.getByTestId('gallery-item')).toHaveCount(3, { timeout: 30_000 });
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.ready, navigator.serviceWorker.controller !== null)), 'the service worker controls the page').toBe(true);
+    await s.context.setOffline(true);
+    try {
+      const res = await page.reload();
+      expect(res?.fromServiceWorker()).toBe(true);
+      const items = page.getByTestId('gallery-item');
+      await expect(items).toHaveCount(3, { timeout: 30_000 });
+      // newest first
+      await expect(items.getByTestId('gallery-frames')).toHaveText(['7 frames', '5 frames', '3 frames']);
+      await expect(items.nth(0).getByTestId('gallery-clips')).toHaveText('3 clips joined');
+      for (const [i, frames] of [7, 5, 3].entries()) {
+        await items.nth(i).getByTestId('gallery-open').click();
+        await expect(page.getByTestId('result-size')).toHaveText(new RegExp(`48×32, ${frames} frames at`));
+        const played = await page.evaluate(async () => {
+          const v = document.querySelector('[data-testid="result-video"]') as HTMLVideoElement;
+          if (v.readyState < 2) await new Promise((r) => v.addEventListener('loadeddata', r, { once: true }));
+          return { width: v.videoWidth, height: v.videoHeight, duration: v.duration, error: v.error?.message ?? null };
+        });
+        expect(played, `result of ${frames} frames, offline`).toMatchObject({ width: 48, height: 32, error: null });
+        // the container's duration: frames at the clip's fps (the default 7), within one frame
+        expect(Math.abs(played.duration - frames / 7)).toBeLessThanOrEqual(1 / 7 + 1e-3);
+      }
+    } finally {
+      await s.context.setOffline(false);
+    }
     expect(s.pageErrors).toEqual([]);
   });
 });

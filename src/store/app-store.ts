@@ -23,11 +23,15 @@ import { createImageSlice, type ImageSlice } from './slices/image.ts';
 import { createSettingsSlice, type SettingsSlice } from './slices/settings.ts';
 import { createModelsSlice, type ModelsSlice } from './slices/models.ts';
 import { createRemoteKeySlice, type RemoteKeySlice } from './slices/remote-key.ts';
-import { createJobSlice, type JobSlice } from './slices/job.ts';
+import { createJobSlice, type JobDeps, type JobSlice } from './slices/job.ts';
 import { createSpeedSlice, type SpeedSlice } from './slices/speed.ts';
 import { createTourSlice, type TourSlice } from './slices/tour.ts';
+import { createGallerySlice, type GallerySlice } from './slices/gallery.ts';
+import { createClipSlice, type ClipSlice } from './slices/clip.ts';
+import type { GalleryStore } from '../gallery/gallery-store.ts';
 
 export type { JobState, FrameSlot, ResultState, ExportFormat, ExportState } from './slices/job.ts';
+export type { LoopPreview } from './slices/clip.ts';
 export type { AppError } from './errors.ts';
 export type { BackendChoice } from './backend.ts';
 export { deriveView, type AppView } from './view.ts';
@@ -39,7 +43,7 @@ export interface LifecycleSlice {
   init(): Promise<void>;
 }
 
-export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice & SpeedSlice & TourSlice;
+export type AppState = ImageSlice & SettingsSlice & ModelsSlice & RemoteKeySlice & JobSlice & SpeedSlice & TourSlice & GallerySlice & ClipSlice;
 export type AppStore = AppState & LifecycleSlice;
 
 export interface AppDeps {
@@ -47,6 +51,14 @@ export interface AppDeps {
   /** the generation worker (the local engine runs in it) */
   createWorker: () => WorkerLike;
   mux: (frames: RgbaFrames, options: MuxOptions) => Promise<Blob>;
+  /** a video frame as a picture for the next generation ("Continue from here"); needs a browser */
+  frameImage?: JobDeps['frameImage'];
+  /** the frames of a video file (continuing a Segmind result); needs a browser */
+  decodeVideo?: JobDeps['decodeVideo'];
+  /** where finished results are kept (OPFS in the app, memory in tests); absent: the gallery says it is unavailable */
+  gallery?: GalleryStore;
+  /** decodes a kept picture for the gallery's Re-run (browser only) */
+  decodeImage?: (blob: Blob, name: string) => Promise<LoadedImage>;
   /** finds the models bundled with the app (the model library adds stored ones) */
   discoverModels: () => Promise<ModelChoice[]>;
   /** makes the base64 picture for Segmind */
@@ -72,6 +84,8 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
   const createUrl = deps.createObjectURL ?? ((b: Blob) => URL.createObjectURL(b));
   const revokeUrl = deps.revokeObjectURL ?? ((u: string) => URL.revokeObjectURL(u));
   let initialised = false;
+  const frameImage: JobDeps['frameImage'] = deps.frameImage ?? (() => Promise.reject(new Error('continuing a video needs a browser (no frameImage given)')));
+  const decodeVideo: JobDeps['decodeVideo'] = deps.decodeVideo ?? (() => Promise.reject(new Error('reading a video file needs a browser (no decodeVideo given)')));
 
   const store = createStore<AppStore>()((set, get) => {
     const local = deps.engines?.local ?? new WorkerEngine(deps.createWorker, {
@@ -85,10 +99,12 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
       ...createRemoteKeySlice(set, deps.storage, deps.segmindEndpoint),
       ...createSpeedSlice(set, deps.storage),
       ...createTourSlice(set, deps.storage),
+      ...createGallerySlice(set, get, { gallery: deps.gallery, decodeImage: deps.decodeImage }),
       ...createJobSlice(set, get, {
         engines: { local, remote }, mux: deps.mux, imageBase64: deps.imageBase64, copyText: deps.copyText,
-        blobToBase64: deps.blobToBase64, createUrl, revokeUrl, now,
+        frameImage, decodeVideo, blobToBase64: deps.blobToBase64, createUrl, revokeUrl, now,
       }),
+      ...createClipSlice(set, get, { frameImage, decodeVideo, mux: deps.mux, createUrl, revokeUrl }),
       async init() {
         if (initialised) return;
         initialised = true;
@@ -100,7 +116,7 @@ export function createAppStore(deps: AppDeps): StoreApi<AppStore> {
           (models) => get().setBundledModels(models),
           () => set({ modelsStatus: 'done' }),
         );
-        await Promise.all([probing, discovering]);
+        await Promise.all([probing, discovering, get().loadGallery()]);
       },
     };
   });

@@ -9,9 +9,12 @@ import { browserStorage } from './persist.ts';
 import { DEMO_MODEL_ID, discoverDemoModel, type ModelChoice } from './models.ts';
 import { modelStore } from './slices/library.ts';
 import type { CachedModel } from '../models/cached-models.ts';
-import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi } from './image-input.ts';
+import { decodeImageBlob, fetchImage, ImageInputError, imageBase64ForApi, imageFromFrame } from './image-input.ts';
 import { muxFrames } from '../video/mux.ts';
 import { blobToBase64 } from '../common/base64.ts';
+import { createGalleryStore } from '../gallery/gallery-store.ts';
+import { opfsAvailable, opfsGalleryFolders } from '../gallery/opfs-folders.ts';
+import { storageStatus } from '../models/site-storage.ts';
 
 export const appStore = createAppStore({
   storage: browserStorage(),
@@ -19,6 +22,12 @@ export const appStore = createAppStore({
   mux: muxFrames,
   discoverModels: () => discoverDemoModel(document.baseURI),
   imageBase64: imageBase64ForApi,
+  // finished results kept in OPFS (gallery/), checked against the site's quota before writing
+  gallery: opfsAvailable() ? createGalleryStore(opfsGalleryFolders(), { estimate: storageStatus }) : undefined,
+  decodeImage: decodeImageBlob,
+  frameImage: imageFromFrame,
+  // mediabunny (WebCodecs) is loaded only when a video file has to be read
+  decodeVideo: async (blob, signal) => (await import('../video/decode.ts')).decodeVideoFrames(blob, { signal }),
   blobToBase64,
   copyText: async (text) => {
     if (!navigator.clipboard?.writeText) throw new Error('no clipboard');

@@ -9,6 +9,7 @@ import { ImagePanel } from './ImagePanel.tsx';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { RunPanel } from './RunPanel.tsx';
 import { ResultPanel } from './ResultPanel.tsx';
+import { GalleryPanel } from './GalleryPanel.tsx';
 import './styles.css';
 
 export function App() {
@@ -57,6 +58,7 @@ export function App() {
         <div className="col">
           <RunPanel />
           <ResultPanel />
+          <GalleryPanel />
           <details className="card models-card" data-testid="models-slot" open={modelsOpen} onToggle={(e) => setModelsOpen(e.currentTarget.open)}>
             <summary>
               <h2>Models</h2>

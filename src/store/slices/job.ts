@@ -18,8 +18,9 @@ import { firstFieldToFix } from '../form.ts';
 import type { FieldName } from '../../contract/request.ts';
 import type { GetState, SetState } from './types.ts';
 import type { SvdRequest } from '../../contract/request.ts';
-import type { ClipPart, KeptResult, OpenedResult } from '../../gallery/types.ts';
-import { joinAt, loopFrames, sizeMismatch, type LoopMode } from '../../video/clips.ts';
+import type { ClipPart, KeptResult } from '../../gallery/types.ts';
+import { joinAt, loopFrames, sizeMismatch } from '../../video/clips.ts';
+import type { Extension } from './clip.ts';
 
 export interface JobState {
   phase: JobPhase;
@@ -69,27 +70,11 @@ export interface ResultState {
   clips: ClipPart[];
   /** the gallery's id of this result, once kept (or when opened from the gallery) */
   galleryId?: string;
+  /** the picture the first clip started from (kept with continuations, for "Re-run") */
+  picture?: Blob;
 }
 
-/** A generation under way that continues the video on screen from one of its frames. */
-export interface Extension {
-  fromFrame: number;
-  /** the video so far: its frames (all of them; the join keeps those up to fromFrame), clips and size */
-  frames: FrameSlot[];
-  clips: ClipPart[];
-  width: number;
-  height: number;
-}
 
-/** The video on screen played as a loop (ping-pong, cross-fade): the frames, muxed once per mode. */
-export interface LoopPreview {
-  mode: LoopMode;
-  status: 'busy' | 'done' | 'error';
-  frameCount?: number;
-  blob?: Blob;
-  url?: string;
-  error?: string;
-}
 
 export type ExportFormat = Exclude<MuxFormat, 'mp4'>;
 
@@ -115,18 +100,11 @@ export interface JobSlice {
   fieldToFix?: { field: FieldName; seq: number };
   /** the generation under way continues the video on screen (what the result panel says while it runs) */
   extending?: { fromFrame: number; videoFrames: number };
-  /** how the video on screen plays and exports: as made, ping-pong or cross-faded */
-  loopMode: LoopMode;
-  loopPreview?: LoopPreview;
   generate(): Promise<void>;
-  /**
-   * Continues the video on screen from one of its frames (default the last) with the settings as they are: the frame
-   * is the picture of a new generation, and the result is one video, the old up to that frame then the new clip.
-   */
-  extendFrom(frameIndex?: number): Promise<void>;
-  /** puts a result kept in the gallery on screen, as if it had just been made */
-  showStoredResult(opened: OpenedResult): void;
-  setLoopMode(mode: LoopMode): Promise<void>;
+  /** one job from a picture; with `extension`, its clip continues the video on screen (generate and extendFrom use it) */
+  startJob(image: LoadedImage, extension?: Extension): Promise<void>;
+  /** revokes the object URLs of the video on screen, its exports and its loop (before it is replaced) */
+  releaseResult(): void;
   cancel(): void;
   exportAs(format: ExportFormat): Promise<void>;
   copyBase64(): Promise<void>;
@@ -149,6 +127,9 @@ export interface JobDeps {
   revokeUrl: (url: string) => void;
   now: () => number;
 }
+
+/** Decoded frames as the store keeps them. */
+export const slotsOf = (video: RgbaFrames): FrameSlot[] => video.rgba.map((b) => ({ width: video.width, height: video.height, rgba: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) }));
 
 export const IDLE_JOB: JobState = { phase: 'idle', step: 0, total: 0, fraction: 0, label: phaseLabel('idle') };
 
@@ -192,7 +173,6 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
     fps, format: 'mp4', signal,
     onProgress: (f) => patchJob({ fraction: overallFraction('muxing', f, 1) }),
   });
-  const slotsOf = (video: RgbaFrames): FrameSlot[] => video.rgba.map((b) => ({ width: video.width, height: video.height, rgba: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) }));
 
   /** The new clip's frames: those the worker sent, or the engine's video decoded (Segmind). */
   async function framesOf(result: VideoResult, signal: AbortSignal): Promise<FrameSlot[]> {
@@ -208,14 +188,6 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
       out.push(f);
     }
     return out;
-  }
-
-  /** The frames of the video on screen: kept from its run, or decoded from the video file (a Segmind result). */
-  async function framesOnScreen(signal: AbortSignal): Promise<FrameSlot[]> {
-    const s = get();
-    if (!s.result) throw new EngineError('cannot-join', 'There is no video to continue yet: make one first.');
-    if (s.frames.length === s.result.frameCount && s.frames.every(Boolean)) return s.frames as FrameSlot[];
-    return slotsOf(await deps.decodeVideo(s.result.blob, signal));
   }
 
   /** A whole job: load, generate, join (when continuing a video), mux, show, keep. */
@@ -312,6 +284,7 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
         timings: result.local?.timings, loop: result.local?.loop, graphCapture: result.local?.graphCapture,
         request, model: local && view.model ? { id: view.model.id, label: view.model.label } : undefined,
         clips: [...(extension?.clips ?? []), clip],
+        picture: extension ? extension.picture : image.file,
       };
       set((st) => ({
         remainingCredits: result.remote?.remainingCredits ?? st.remainingCredits,
@@ -319,7 +292,7 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
         ...(frames ? { frames } : {}),
       }));
       patchJob({ phase: 'done', label: phaseLabel('done'), fraction: 1, etaSeconds: undefined, finishedAt: deps.now() });
-      void keep(shown, frames, extension ? undefined : image.file);
+      void keep(shown, frames);
     } catch (e) {
       // a continuation that fails leaves the video it continued on screen, with its frames
       if (extension) set({ frames: extension.frames, extending: undefined });
@@ -335,12 +308,12 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
   }
 
   /** Hands a finished result to the gallery; the result on screen learns its gallery id. */
-  async function keep(shown: ResultState, frames: FrameSlot[] | undefined, picture: Blob | undefined): Promise<void> {
+  async function keep(shown: ResultState, frames: FrameSlot[] | undefined): Promise<void> {
     const kept: KeptResult = {
       createdAt: deps.now(), backend: shown.backend, device: shown.device, model: shown.model, request: shown.request, seed: shown.seed,
       fps: shown.fps, frameCount: shown.frameCount, width: shown.width ?? 0, height: shown.height ?? 0, elapsedMs: shown.elapsedMs,
       timings: shown.timings, cost: shown.cost, clips: shown.clips, video: shown.blob,
-      frames: frames?.map((f) => f.rgba), picture,
+      frames: frames?.map((f) => f.rgba), picture: shown.picture,
     };
     const id = await get().keepResult(kept);
     if (id && get().result === shown) set({ result: { ...shown, galleryId: id } });
@@ -354,8 +327,6 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
     error: undefined,
     notice: undefined,
     extending: undefined,
-    loopMode: 'none',
-    loopPreview: undefined,
 
     async generate() {
       const s = get();
@@ -366,67 +337,8 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
       await run(s.image);
     },
 
-    async extendFrom(frameIndex) {
-      const s = get();
-      if (deriveView(s).running) return;
-      if (!s.result) {
-        set({ notice: 'There is no video to continue yet: make one first.' });
-        return;
-      }
-      const result = s.result;
-      let frames: FrameSlot[];
-      try {
-        frames = await framesOnScreen(new AbortController().signal);
-      } catch (e) {
-        set({ error: describeError(e) });
-        return;
-      }
-      const fromFrame = frameIndex ?? frames.length - 1;
-      if (!Number.isInteger(fromFrame) || fromFrame < 0 || fromFrame >= frames.length) {
-        set({ notice: `There is no frame ${fromFrame + 1}: the video has ${frames.length} frames.` });
-        return;
-      }
-      const frame = frames[fromFrame];
-      const image = await deps.frameImage(frame, `frame ${fromFrame + 1} of the video`);
-      await run(image, { fromFrame, frames, clips: result.clips, width: frame.width, height: frame.height });
-    },
-
-    showStoredResult(opened) {
-      if (deriveView(get()).running) return;
-      releaseResult();
-      const { item } = opened;
-      const frames = opened.frames?.map((rgba) => ({ width: item.width, height: item.height, rgba }));
-      set({
-        result: {
-          blob: opened.video, url: deps.createUrl(opened.video), mimeType: opened.video.type || 'video/mp4', backend: item.backend, device: item.device,
-          seed: item.seed, fps: item.fps, frameCount: item.frameCount, width: item.width, height: item.height, elapsedMs: item.elapsedMs,
-          cost: item.cost, timings: item.timings, request: item.request, model: item.model, clips: item.clips, galleryId: item.id,
-        },
-        frames: frames ?? [], exports: {}, loopMode: 'none', loopPreview: undefined, error: undefined, extending: undefined,
-        job: { ...IDLE_JOB }, notice: `Opened the video of ${new Date(item.createdAt).toLocaleString()}.`,
-      });
-    },
-
-    async setLoopMode(mode) {
-      const s = get();
-      const result = s.result;
-      if (!result || s.loopMode === mode) return;
-      if (s.loopPreview?.url) deps.revokeUrl(s.loopPreview.url);
-      if (mode === 'none') {
-        set({ loopMode: 'none', loopPreview: undefined, exports: {} });
-        return;
-      }
-      set({ loopMode: mode, loopPreview: { mode, status: 'busy' }, exports: {} });
-      try {
-        const frames = await framesOnScreen(new AbortController().signal);
-        const looped = loopFrames(frames.map((f) => f.rgba), mode);
-        const blob = await deps.mux({ width: frames[0].width, height: frames[0].height, rgba: looped.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)) }, { fps: result.fps, format: 'mp4' });
-        if (get().result !== result || get().loopMode !== mode) return;
-        set({ loopPreview: { mode, status: 'done', frameCount: looped.length, blob, url: deps.createUrl(blob) } });
-      } catch (e) {
-        if (get().loopMode === mode) set({ loopPreview: { mode, status: 'error', error: describeError(e).message } });
-      }
-    },
+    startJob: run,
+    releaseResult,
 
     cancel() {
       if (!controller) return;
