@@ -366,8 +366,12 @@ test.describe('installable PWA, offline', () => {
       const report = await harnessCall<PipelineRunReport>(harnessPage, 'pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [tinyJob] });
       expectGenerated(report);
       onlineChecksum = report.jobs[0].rgbaChecksum;
+      // the app's own pick (WebCodecs where the browser encodes H.264), then ffmpeg.wasm, the fallback every browser
+      // gets, so that its core is cached for offline use too
       const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
       expect(mux.bytes).toBeGreaterThan(0);
+      const muxFfmpeg = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4', encoder: 'ffmpeg' });
+      expect(muxFfmpeg.encoder).toBe('ffmpeg.wasm');
 
       const cached = await cacheContents(harnessPage);
       const runtime = pathsOf(cached, 'svd-runtime-wasm');
@@ -443,7 +447,7 @@ test.describe('installable PWA, offline', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'pwa-offline.png'), fullPage: true });
     });
 
-    await test.step('offline: a generation with the cached tiny model completes, and ffmpeg still muxes', async () => {
+    await test.step('offline: a generation with the cached tiny model completes, and ffmpeg.wasm still muxes (as does WebCodecs)', async () => {
       const res = await openHarness(harnessPage, `${app.preview.origin}/harness.html`);
       expect(res?.fromServiceWorker()).toBe(true);
       const env = await harnessCall<EnvReport>(harnessPage, 'env');
@@ -456,6 +460,9 @@ test.describe('installable PWA, offline', () => {
       expect(report.jobs[0].rgbaChecksum).toBe(onlineChecksum);
       const mux = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4' });
       expect(mux.bytes).toBeGreaterThan(0);
+      const muxFfmpeg = await harnessCall<MuxReport>(harnessPage, 'mux', { width: 64, height: 64, frames: 3, fps: 7, format: 'mp4', encoder: 'ffmpeg' });
+      expect(muxFfmpeg).toMatchObject({ encoder: 'ffmpeg.wasm' });
+      expect(muxFfmpeg.bytes).toBeGreaterThan(0);
     });
   });
 });

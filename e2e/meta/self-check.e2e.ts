@@ -69,8 +69,9 @@ test.describe('the e2e runner itself', () => {
 
     const { tests, stats } = readJsonReport(run.json);
     console.log(`child run: ${tests.length} ffprobe tests: ${tests.map((t) => `${t.title} → ${t.status}`).join('; ')}`);
-    // video.e2e.ts: MP4, odd-size MP4, WebM, GIF; app.e2e.ts: the generated MP4 and its exports
-    expect(tests.filter((t) => t.file.endsWith('video.e2e.ts'))).toHaveLength(4);
+    // video.e2e.ts: MP4, odd-size MP4, WebM, GIF (ffmpeg.wasm) and the WebCodecs MP4; app.e2e.ts: the generated MP4
+    // and its exports
+    expect(tests.filter((t) => t.file.endsWith('video.e2e.ts'))).toHaveLength(5);
     expect(tests.filter((t) => t.file.endsWith('app.e2e.ts'))).toHaveLength(1);
     for (const t of tests) {
       expect(t.status, t.title).toBe('skipped');

@@ -86,7 +86,7 @@ export function quotaShortfall(neededBytes: number, estimate: StorageEstimateLik
   return (
     `Not enough storage for ${what}: it needs ${formatGB(neededBytes)} more, but the browser lets this site store only ` +
     `${formatGB(available)} more, ${formatGB(neededBytes + QUOTA_MARGIN_BYTES - available)} short (quota ${formatGB(estimate.quota)}, ${formatGB(estimate.usage ?? 0)} already used). ` +
-    `Free disk space or delete a cached model, then try again.`
+    `Free disk space, delete a cached model or older videos under "Your videos", then try again.`
   );
 }
 

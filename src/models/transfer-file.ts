@@ -77,7 +77,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 function quotaMessage(path: string): string {
   return (
     `The browser refused to store more data (QuotaExceededError) while writing ${path}: this site's storage quota is full. ` +
-    `Free disk space or delete a cached model, then download again; the bytes fetched so far are kept.`
+    `Free disk space, delete a cached model or older videos under "Your videos", then download again; the bytes fetched so far are kept.`
   );
 }
 
