@@ -16,6 +16,10 @@ import { readVideoFrames, writeVideo } from './ffmpeg.ts';
 import { joinAt, sizeMismatch } from '../video/clips.ts';
 import { sniffImage } from '../contract/image-sniff.ts';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryPlanner } from '../plan/request-plan.ts';
+import { planModelFromManifest } from '../plan/model.ts';
+import { formatPlan } from '../plan/format.ts';
 
 /** Request fields settable from the command line: flag name → request field. */
 const REQUEST_FLAGS = {
@@ -47,6 +51,11 @@ export const GENERATE_USAGE = `svd-web generate --model <dir> --image <file> --o
   --latents <file>       safetensors with "latents" [1,F,4,h,w] of standard-normal draws, instead of the seed's
   --frames-out <file>    also write "frames" float32 [F,3,H,W] in [0,1] as safetensors
   --split-guidance       run the two guidance halves as separate UNet calls (less memory)
+  --plan                 print the memory plan of the request on WebGPU (the app's backend) and exit; no --image or
+                         --out needed: peak GPU memory and largest buffer per stage, the guidance batch and decode
+                         chunk that fit, or what does not fit and what would
+  --gpu-memory <GB>      with --plan: the GPU memory the model may use
+  --max-buffer <MB>      with --plan: the GPU's largest buffer (maxBufferSize / maxStorageBufferBindingSize)
 ${Object.entries(REQUEST_FLAGS)
   .map(([flag, field]) => `  --${flag.padEnd(20)} ${REQUEST_FIELDS[field].help}`)
   .join('\n')}
@@ -69,6 +78,9 @@ export async function runGenerate(argv: string[]): Promise<void> {
       'split-guidance': { type: 'boolean' },
       extend: { type: 'string' },
       'extend-from': { type: 'string' },
+      plan: { type: 'boolean' },
+      'gpu-memory': { type: 'string' },
+      'max-buffer': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -78,6 +90,8 @@ export async function runGenerate(argv: string[]): Promise<void> {
     return;
   }
   if (!values.model) throw new UsageError('--model <dir> is required (a folder written by svd-web convert)');
+  if (values.plan) return printPlan(values.model, values);
+  if (values['gpu-memory'] !== undefined || values['max-buffer'] !== undefined) throw new UsageError('--gpu-memory and --max-buffer go with --plan');
   if (values.image && values.extend) throw new UsageError('--image and --extend both give the picture to start from; use one');
   if (!values.image && !values.extend) throw new UsageError('--image <file> is required (or --extend <video>)');
   if (values['extend-from'] !== undefined && !values.extend) throw new UsageError('--extend-from needs --extend <video>');
@@ -153,6 +167,33 @@ export async function runGenerate(argv: string[]): Promise<void> {
     `${values.out ?? values['frames-out']}: ${formatSeconds(total)} total — load ${formatSeconds(t.load / 1000)}, encode ${formatSeconds(t.encode / 1000)}, ` +
       `denoise ${formatSeconds(t.denoise / 1000)}, decode ${formatSeconds(t.decode / 1000)}; seed ${result.seed}`,
   );
+}
+
+/** `--plan`: the memory plan of the request on WebGPU, printed; nothing runs. */
+function printPlan(dir: string, values: Record<string, unknown>): void {
+  const manifest = readManifest(dir);
+  const { request, notes } = requestFromFlags(values, manifest);
+  for (const n of notes) console.error(`note: ${n}`);
+  const amount = (flag: string, unit: number) => {
+    const v = values[flag] as string | undefined;
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} must be a positive number (got "${v}")`);
+    return n * unit;
+  };
+  const maxBuffer = amount('max-buffer', 1e6);
+  const device = { kind: 'webgpu' as const, gpuBytes: amount('gpu-memory', 1e9), maxBufferSize: maxBuffer, maxStorageBufferBindingSize: maxBuffer };
+  if (request.width === undefined) console.error(`note: no --width/--height: planned at the model's size, ${manifest.pipeline.defaultWidth}×${manifest.pipeline.defaultHeight} (the app frames a picture to about as many pixels)`);
+  const planner = new MemoryPlanner(planModelFromManifest(manifest, (path) => readFileSync(join(dir, path))));
+  try {
+    console.log(formatPlan(planner.plan({
+      frames: request.frames, width: request.width ?? manifest.pipeline.defaultWidth, height: request.height ?? manifest.pipeline.defaultHeight,
+      guidance: request.max_guidance > 1, decodeChunk: request.decode_chunk,
+    }, device)));
+  } catch (e) {
+    if (/must be a multiple of/.test((e as Error).message)) throw new UsageError(`--plan: ${(e as Error).message}`);
+    throw e;
+  }
 }
 
 interface Extension {

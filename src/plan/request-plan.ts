@@ -1,0 +1,309 @@
+/**
+ * A memory plan for a (model, request, device): what each stage of the pipeline needs, computed from the model's
+ * graphs (./memory.ts), and the settings that fit the device: the guidance batch of 2 in one UNet call or split in
+ * two batch-1 calls, and the decode chunk. Where nothing fits it says so in words, with what would fit (fewer frames,
+ * a smaller size, the CPU), found by planning those requests too.
+ *
+ * What is resident when (src/pipeline + src/runtime + src/engine/web-host.ts):
+ * - a model over KEEP_SESSIONS_BYTES loads stage by stage: each stage opens its graph's session, runs it and
+ *   releases it, so a stage holds ITS graph's weights only: image encoder → VAE encoder → UNet (+ the weightless step
+ *   graph) → VAE decoder;
+ * - a model up to KEEP_SESSIONS_BYTES keeps every session open between generations: every stage then holds the
+ *   weights of all graphs;
+ * - the denoising loop with the guidance batch in one call runs on the device (WebGPU): its buffers (sample,
+ *   noise_pred, image latents, two latents, embeddings, ids, guidance scales, the sampler's noise: float32) stay on the
+ *   GPU for the whole loop, beside the captured UNet's own copies of its inputs and output (which the UNet's graph
+ *   inputs/outputs already count). With split halves the loop runs on the CPU side: the GPU holds one batch-1 UNet run;
+ * - the VAE decoder runs on `decode_chunk` frames at a time.
+ * Session creation: onnxruntime-web 1.30 reads a graph's external data whole into the JS heap (the .onnx too), one
+ * graph at a time.
+ *
+ * Margin: a stage fits when its raw peak is at most (1 − margin) of the GPU memory given (default margin 10%, for what
+ * ./memory.ts leaves out: allocator rounding and caching, kernel scratch, the page's own GPU use). The 10% is a stated
+ * guess, not a measurement: calibrate it on real GPUs (README, "Memory plan"). Buffer limits are hard limits: no
+ * margin.
+ */
+import type { NetworkName, PipelineFacts, SamplerName, StepGraphName } from '../contract/manifest.ts';
+import { stepGraphsOf } from '../contract/manifest.ts';
+import { formatBytes } from '../common/format.ts';
+import { graphMemory, inputShapesFor, type GraphMemory, type MemoryGraph, type MemoryOptions, type TensorRecord } from './memory.ts';
+import { suggestAlternatives } from './suggest.ts';
+
+/** Models up to this size keep every session open (the same threshold as src/engine/web-host.ts). */
+export const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
+/** wasm32 memory: everything the CPU (wasm) backend holds at once. */
+export const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_MARGIN = 0.1;
+
+export interface PlanGraph {
+  graph: MemoryGraph;
+  /** bytes of the .onnx file */
+  modelBytes: number;
+  /** bytes of its external-data files together */
+  externalDataBytes: number;
+}
+
+export interface PlanModel {
+  facts: Pick<PipelineFacts, 'latentChannels' | 'unetInChannels' | 'vaeScaleFactor' | 'sizeMultiple' | 'embeddingDim' | 'clip'>;
+  sampler: SamplerName;
+  /** all of the model's files: decides whether sessions stay open between stages */
+  totalBytes: number;
+  graphs: Record<NetworkName, PlanGraph> & Partial<Record<StepGraphName, PlanGraph>>;
+}
+
+export interface PlanRequest {
+  frames: number;
+  width: number;
+  height: number;
+  /** classifier-free guidance (max guidance above 1): the UNet sees a batch of 2 */
+  guidance: boolean;
+  decodeChunk: number;
+}
+
+export interface DeviceLimits {
+  kind: 'webgpu' | 'wasm';
+  /** GPU memory the model may use (WebGPU does not tell; the user or a probe does) */
+  gpuBytes?: number;
+  maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
+  /** JS heap available while a session is created */
+  jsHeapBytes?: number;
+}
+
+export interface PlanOptions extends Pick<MemoryOptions, 'attentionScratch'> {
+  margin?: number;
+}
+
+export type StageName = 'image_encoder' | 'vae_encoder' | 'denoise' | 'vae_decoder';
+
+export interface StagePlan {
+  stage: StageName;
+  /** what the stage runs, in words ("UNet, batch 2 × 25 frames, 72×128 latents") */
+  setting: string;
+  weightBytes: number;
+  activationPeak: number;
+  /** buffers the pipeline holds beside the graph's own values (the device loop's) */
+  loopBytes: number;
+  peakBytes: number;
+  largest: TensorRecord;
+  attentionScores?: TensorRecord;
+  /** JS heap while the stage's session is created: the .onnx + its external data */
+  sessionJsBytes: number;
+  fits: boolean;
+}
+
+export interface PlanChange {
+  field: 'decode_chunk';
+  from: number;
+  to: number;
+  why: string;
+}
+
+export interface RequestPlan {
+  request: PlanRequest;
+  device: DeviceLimits;
+  margin: number;
+  /** the UNet's batch per call and whether the guidance halves run as two calls */
+  guidanceBatch: 1 | 2;
+  splitGuidance: boolean;
+  decodeChunk: number;
+  /** settings the plan changed that change the video (the app asks or says so before running) */
+  changes: PlanChange[];
+  stages: StagePlan[];
+  peakBytes: number;
+  largestBuffer: TensorRecord;
+  /** session creation's largest JS heap need */
+  sessionJsBytes: number;
+  fits: boolean;
+  /** when it does not fit: the sentence for the user */
+  refusal?: string;
+  notes: string[];
+}
+
+/** Plans requests on one model; graph evaluations are cached, so alternatives are cheap to try. */
+export class MemoryPlanner {
+  private readonly cache = new Map<string, GraphMemory>();
+  readonly keepsAllSessions: boolean;
+
+  constructor(readonly model: PlanModel, readonly options: PlanOptions = {}) {
+    this.keepsAllSessions = model.totalBytes <= KEEP_SESSIONS_BYTES;
+  }
+
+  /** Memory of one graph at the given symbolic dimensions (cached). */
+  memory(name: NetworkName | StepGraphName, symbols: Record<string, number>): GraphMemory {
+    const entry = this.model.graphs[name];
+    if (!entry) throw new Error(`the model has no ${name} graph`);
+    const key = `${name}|${JSON.stringify(symbols)}`;
+    let m = this.cache.get(key);
+    if (!m) {
+      m = graphMemory(entry.graph, inputShapesFor(entry.graph, symbols, name), { attentionScratch: this.options.attentionScratch });
+      this.cache.set(key, m);
+    }
+    return m;
+  }
+
+  private residentWeights(own: number): number {
+    if (!this.keepsAllSessions) return own;
+    return Object.keys(this.model.graphs).reduce((a, g) => a + this.memory(g as NetworkName, this.symbolsAtRest(g)).weights.bytes, 0);
+  }
+
+  /** Weights do not depend on shapes: any symbols that evaluate will do (the smallest request). */
+  private symbolsAtRest(graph: string): Record<string, number> {
+    const m = this.model.facts.sizeMultiple / this.model.facts.vaeScaleFactor;
+    const s = this.model.facts.sizeMultiple;
+    return graph === 'vae_encoder' ? { batch: 1, height: s, width: s } : { batch: 1, frames: 1, height: m, width: m, latent_height: m, latent_width: m };
+  }
+
+  private sessionJs(name: NetworkName | StepGraphName): number {
+    const g = this.model.graphs[name]!;
+    return g.modelBytes + g.externalDataBytes;
+  }
+
+  private stage(stage: StageName, setting: string, graph: NetworkName, m: GraphMemory, device: DeviceLimits, extra: { loop?: number; also?: GraphMemory } = {}): StagePlan {
+    const weightBytes = this.residentWeights(m.weights.bytes);
+    const activationPeak = Math.max(m.activationPeak, extra.also?.activationPeak ?? 0);
+    const loopBytes = extra.loop ?? 0;
+    const candidates = [m.largest, m.weights.largest, extra.also?.largest].filter((t): t is TensorRecord => !!t);
+    const largest = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const peakBytes = weightBytes + activationPeak + loopBytes;
+    const sessionJsBytes = this.sessionJs(graph);
+    const plan: StagePlan = { stage, setting, weightBytes, activationPeak, loopBytes, peakBytes, largest, sessionJsBytes, fits: true, ...(m.attentionScores ? { attentionScores: m.attentionScores } : {}) };
+    plan.fits = stageFits(plan, device, this.margin);
+    return plan;
+  }
+
+  get margin(): number {
+    return this.options.margin ?? DEFAULT_MARGIN;
+  }
+
+  imageEncoder(device: DeviceLimits): StagePlan {
+    const s = this.model.facts.clip.imageSize;
+    return this.stage('image_encoder', `image encoder, 1 image ${s}×${s}`, 'image_encoder', this.memory('image_encoder', { batch: 1 }), device);
+  }
+
+  vaeEncoder(r: Pick<PlanRequest, 'width' | 'height'>, device: DeviceLimits): StagePlan {
+    return this.stage('vae_encoder', `VAE encoder, 1 image ${r.width}×${r.height}`, 'vae_encoder', this.memory('vae_encoder', { batch: 1, height: r.height, width: r.width }), device);
+  }
+
+  /** The denoising loop with `batch` rows per UNet call; `split` = the guidance halves as two batch-1 calls. */
+  denoise(r: PlanRequest, batch: 1 | 2, split: boolean, device: DeviceLimits): StagePlan {
+    const f = this.model.facts.vaeScaleFactor;
+    const [h, w] = [r.height / f, r.width / f];
+    const callBatch = split ? 1 : batch;
+    const unet = this.memory('unet', { batch: callBatch, frames: r.frames, height: h, width: w });
+    let loop = 0;
+    let also: GraphMemory | undefined;
+    const onDevice = device.kind === 'webgpu' && !split;
+    const stepName = stepGraphsOf(this.model.sampler)[batch - 1];
+    if (onDevice && this.model.graphs[stepName]) {
+      // the device loop's own buffers (float32), and the step graph's intermediates (its inputs/outputs ARE those buffers)
+      const C = this.model.facts.latentChannels;
+      const latent = r.frames * C * h * w;
+      loop = 4 * (batch * latent * 2 /* sample: 2C channels */ + batch * latent /* noise_pred */ + batch * latent /* image latents */ + 2 * latent /* latents ×2 */ +
+        (this.model.sampler === 'animatelcm' ? latent : 0) + batch * this.model.facts.embeddingDim + batch * 3 + (batch === 2 ? r.frames : 0) + 1);
+      const step = this.memory(stepName, { frames: r.frames, height: h, width: w });
+      also = { ...step, activationPeak: Math.max(0, step.activationPeak - step.inputBytes - step.outputBytes) };
+    }
+    const how = batch === 2 ? (split ? 'guidance split: 2 calls of batch 1' : 'guidance batch 2 in one call') : 'batch 1 (no guidance)';
+    return this.stage('denoise', `UNet, ${how}, ${r.frames} frames, ${h}×${w} latents`, 'unet', unet, device, { loop, also });
+  }
+
+  vaeDecoder(r: PlanRequest, chunk: number, device: DeviceLimits): StagePlan {
+    const f = this.model.facts.vaeScaleFactor;
+    const n = Math.min(chunk, r.frames);
+    const m = this.memory('vae_decoder', { frames: n, latent_height: r.height / f, latent_width: r.width / f });
+    return this.stage('vae_decoder', `VAE decoder, ${n} frame${n === 1 ? '' : 's'} a chunk, ${r.width}×${r.height}`, 'vae_decoder', m, device);
+  }
+
+  /** The plan for one request on one device. */
+  plan(request: PlanRequest, device: DeviceLimits, withSuggestions = true): RequestPlan {
+    const multiple = this.model.facts.sizeMultiple;
+    for (const [side, v] of [['width', request.width], ['height', request.height]] as const) {
+      if (v % multiple !== 0) throw new Error(`${side} must be a multiple of ${multiple} for this model (got ${v})`);
+    }
+    const notes: string[] = [];
+    const image = this.imageEncoder(device);
+    const vae = this.vaeEncoder(request, device);
+
+    const batch: 1 | 2 = request.guidance ? 2 : 1;
+    let split = false;
+    let denoise = this.denoise(request, batch, false, device);
+    if (!denoise.fits && batch === 2) {
+      const halves = this.denoise(request, 2, true, device);
+      if (halves.fits) notes.push(`the guidance batch of 2 needs ${formatBytes(denoise.peakBytes)}: the two halves run as separate UNet calls (same video, a little slower)`);
+      split = true;
+      denoise = halves;
+    }
+
+    const requested = Math.min(request.decodeChunk, request.frames);
+    let chunk = requested;
+    let decoder = this.vaeDecoder(request, chunk, device);
+    while (!decoder.fits && chunk > 1) decoder = this.vaeDecoder(request, --chunk, device);
+    const changes: PlanChange[] = [];
+    if (chunk !== requested && decoder.fits) {
+      changes.push({
+        field: 'decode_chunk', from: requested, to: chunk,
+        why: `decoding ${requested} frames at once needs ${formatBytes(this.vaeDecoder(request, requested, device).peakBytes)}; ${chunk} at a time fits. The decode chunk changes the video (the decoder sees fewer frames together), so it is a change to the request, not a detail`,
+      });
+    }
+
+    const stages = [image, vae, denoise, decoder];
+    const sessionJsBytes = Math.max(...stages.map((s) => s.sessionJsBytes));
+    const jsFits = device.jsHeapBytes === undefined || sessionJsBytes <= device.jsHeapBytes;
+    const fits = stages.every((s) => s.fits) && jsFits;
+    const largestBuffer = stages.map((s) => s.largest).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const plan: RequestPlan = {
+      request, device, margin: this.margin, guidanceBatch: split ? 1 : batch, splitGuidance: split, decodeChunk: chunk, changes, stages,
+      peakBytes: Math.max(...stages.map((s) => s.peakBytes)), largestBuffer, sessionJsBytes, fits, notes,
+    };
+    if (!jsFits) notes.push(`creating the ${stages.find((s) => s.sessionJsBytes === sessionJsBytes)!.stage} session reads ${formatBytes(sessionJsBytes)} into the JS heap (onnxruntime-web 1.30 reads external data whole); ${formatBytes(device.jsHeapBytes!)} is available`);
+    if (!fits) plan.refusal = refusalMessage(plan, withSuggestions ? suggestAlternatives(this, request, device) : undefined);
+    return plan;
+  }
+}
+
+/** Whether a stage fits the device: its peak within (1 − margin) of the memory, its largest buffer within the limits. */
+export function stageFits(s: Pick<StagePlan, 'peakBytes' | 'largest'>, device: DeviceLimits, margin: number): boolean {
+  const memory = device.kind === 'wasm' ? WASM_MEMORY_BYTES : device.gpuBytes;
+  if (memory !== undefined && s.peakBytes > memory * (1 - margin)) return false;
+  const limit = bufferLimit(device);
+  return limit === undefined || s.largest.bytes <= limit;
+}
+
+/** The largest buffer a kernel can bind: the smaller of maxBufferSize and maxStorageBufferBindingSize (WebGPU only). */
+export function bufferLimit(device: DeviceLimits): number | undefined {
+  if (device.kind !== 'webgpu') return undefined;
+  const limits = [device.maxBufferSize, device.maxStorageBufferBindingSize].filter((x): x is number => x !== undefined);
+  return limits.length ? Math.min(...limits) : undefined;
+}
+
+export interface Alternatives {
+  frames?: number;
+  size?: { width: number; height: number };
+  cpu: boolean;
+}
+
+/** "25 frames at 1024×576 needs about X of GPU memory and a Y buffer; this GPU allows Z: try …". */
+export function refusalMessage(plan: RequestPlan, alternatives?: Alternatives): string {
+  const { request: r, device } = plan;
+  const worst = plan.stages.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
+  const where = device.kind === 'wasm' ? 'memory (wasm)' : 'GPU memory';
+  const needs = `${r.frames} frames at ${r.width}×${r.height} need${r.frames === 1 ? 's' : ''} about ${formatBytes(worst.peakBytes)} of ${where} and a ${formatBytes(plan.largestBuffer.bytes)} buffer`;
+  const allows: string[] = [];
+  const memory = device.kind === 'wasm' ? WASM_MEMORY_BYTES : device.gpuBytes;
+  if (memory !== undefined) allows.push(`${formatBytes(memory * (1 - plan.margin))} of ${formatBytes(memory)} (${Math.round(plan.margin * 100)}% kept free)`);
+  const limit = bufferLimit(device);
+  if (limit !== undefined) allows.push(`buffers up to ${formatBytes(limit)}`);
+  const who = device.kind === 'wasm' ? 'the CPU (wasm) allows' : 'this GPU allows';
+  let text = `${needs}; ${who} ${allows.join(' and ') || 'less'}`;
+  const js = plan.notes.find((n) => n.startsWith('creating the'));
+  if (js) text += `; ${js}`;
+  if (!alternatives) return `${text}.`;
+  const tries: string[] = [];
+  if (alternatives.frames) tries.push(`${alternatives.frames} frames`);
+  if (alternatives.size) tries.push(`${alternatives.size.width}×${alternatives.size.height}`);
+  if (alternatives.cpu) tries.push('the CPU (slow)');
+  if (!tries.length) return `${text}. Nothing smaller fits either: this model needs a larger GPU.`;
+  const list = tries.length === 1 ? tries[0] : `${tries.slice(0, -1).join(', ')} or ${tries[tries.length - 1]}`;
+  return `${text}: try ${list}.`;
+}
