@@ -7,6 +7,7 @@ const GB = 1e9;
 
 /** "1.23 GB", "2.5 MB", "12.0 kB", "512 B". */
 export function formatBytes(n: number): string {
+  if (n >= 1e12) return `${(n / 1e12).toFixed(2)} TB`;
   if (n >= GB) return `${(n / GB).toFixed(2)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;

@@ -39,7 +39,16 @@ export interface DeviceInfo {
   adapter?: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
   features: string[];
   maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
   crossOriginIsolated: boolean;
+}
+
+/** What the user (or a test) says the device allows, beyond what WebGPU reports (it does not tell its memory). */
+export interface MemoryBudget {
+  /** GPU memory the model may use, bytes */
+  gpuBytes?: number;
+  /** the largest buffer, bytes (the smaller of this and the adapter's own limits applies) */
+  maxBufferBytes?: number;
 }
 
 export interface LoadRequest {
@@ -77,6 +86,8 @@ export interface GenerateJob {
    * so the time left is shown from the first step; the measured step time replaces it as steps finish
    */
   expectedStepSeconds?: number;
+  /** checked with the memory plan before any session is created (src/plan) */
+  memoryBudget?: MemoryBudget;
 }
 
 export type Stage = 'load' | 'encode' | 'denoise' | 'decode';
@@ -164,6 +175,8 @@ export type EngineErrorCode =
   | 'invalid-request' | 'invalid-image' | 'model' | 'device' | 'out-of-memory' | 'busy' | 'internal'
   /** a new clip cannot be joined to the video it continues (another size) */
   | 'cannot-join'
+  /** the memory plan says the request does not fit this device (refused before any session is created) */
+  | 'too-large'
   /** the engine stopped answering within its bound, crashed, or the caller cancelled */
   | 'timeout' | 'crashed' | 'aborted';
 

@@ -145,6 +145,8 @@ export interface PipelineJob {
   graphCapture?: boolean;
   /** run the guidance batch of 2 even at guidance 1 (to compare with skipping it) */
   forceGuidanceBatch?: boolean;
+  /** what the device allows beyond its WebGPU limits (the memory plan checks every job against it) */
+  memoryBudget?: { gpuBytes?: number; maxBufferBytes?: number };
 }
 
 export interface PipelineJobReport {

@@ -30,6 +30,7 @@ async function runJob(engine: WorkerEngine, job: PipelineJob): Promise<PipelineJ
         floatFrames: job.floatFrames,
         graphCapture: job.graphCapture,
         forceGuidanceBatch: job.forceGuidanceBatch,
+        memoryBudget: job.memoryBudget,
       },
       {
         onProgress: (p) => {

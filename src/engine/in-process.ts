@@ -13,11 +13,15 @@ import { CancelledError, generateFrames, isOutOfMemory, PipelineInputError } fro
 import { FramingError } from '../pipeline/image.ts';
 import type { ModelRuntime } from '../runtime/types.ts';
 import type { GenerateOptions, LoadOptions, LocalEngine } from './engine.ts';
+import type { MemoryPlanner } from '../plan/request-plan.ts';
+import { checkMemory } from './memory-check.ts';
 
 /** A model opened on a device. */
 export interface OpenModel {
   manifest: ModelManifest;
   runtime: ModelRuntime;
+  /** the model's memory planner (the browser's host: every request is checked against the device before it runs) */
+  planner?: () => Promise<MemoryPlanner>;
   dispose(): Promise<void>;
 }
 
@@ -60,6 +64,8 @@ export class InProcessEngine implements LocalEngine {
     if (!checked.ok) throw new EngineError('invalid-request', formatRequestErrors(checked.errors));
     this.running = true;
     try {
+      // before any session is created: does it fit this device, and must the guidance halves run apart?
+      const memory = this.model.planner ? await guard(async () => checkMemory(await this.model!.planner!(), manifest, job, checked.request, device)) : undefined;
       const started = now();
       const clock = runtime.stats;
       await clock.settled();
@@ -68,7 +74,7 @@ export class InProcessEngine implements LocalEngine {
         latents: job.latents,
         keepFloatFrames: job.floatFrames,
         graphCapture: job.graphCapture,
-        splitGuidanceBatch: job.splitGuidanceBatch,
+        splitGuidanceBatch: job.splitGuidanceBatch || memory?.splitGuidance,
         expectedStepSeconds: job.expectedStepSeconds,
         forceGuidanceBatch: job.forceGuidanceBatch,
         signal: options.signal,

@@ -8,9 +8,9 @@ import { WebRuntime, httpFileReader, requestGpu, type GpuSetup, type ModelFileRe
 import { CachingRuntime } from '../runtime/cache.ts';
 import { opfsFileReader } from '../models/opfs.ts';
 import type { ModelHost, OpenModel } from './in-process.ts';
-
-/** Models up to this size keep all four sessions open between generations; larger ones load stage by stage. */
-const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
+import { KEEP_SESSIONS_BYTES, MemoryPlanner } from '../plan/request-plan.ts';
+import { planModelFromManifest } from '../plan/model.ts';
+import type { ModelManifest } from '../contract/manifest.ts';
 
 export class WebModelHost implements ModelHost {
   private gpu: GpuSetup | { error: string } | undefined;
@@ -31,6 +31,7 @@ export class WebModelHost implements ModelHost {
       adapter: gpu.adapterInfo,
       features: gpu.features,
       maxBufferSize: gpu.maxBufferSize,
+      maxStorageBufferBindingSize: gpu.maxStorageBufferBindingSize,
     };
   }
 
@@ -44,12 +45,27 @@ export class WebModelHost implements ModelHost {
       throw new EngineError('device', `this model needs the GPU feature(s) ${missing.join(', ')}, which this GPU lacks; use a q4f32 or fp32 model`);
     }
     const web = new WebRuntime(manifest, files, device.device, device.device === 'webgpu' ? (this.gpu as GpuSetup) : undefined);
+    const planner = lazyPlanner(manifest, files);
     if (manifest.totalBytes <= KEEP_SESSIONS_BYTES) {
       const cached = new CachingRuntime(web);
-      return { manifest, runtime: cached, dispose: () => cached.dispose() };
+      return { manifest, runtime: cached, planner, dispose: () => cached.dispose() };
     }
-    return { manifest, runtime: web, dispose: async () => {} };
+    return { manifest, runtime: web, planner, dispose: async () => {} };
   }
+}
+
+/** The memory planner of a model, made at its first use from its .onnx files (graphs only; a few MB for SVD-XT). */
+function lazyPlanner(manifest: ModelManifest, files: ModelFileReader): () => Promise<MemoryPlanner> {
+  let planner: Promise<MemoryPlanner> | undefined;
+  return () => (planner ??= (async () => {
+    const bytes = new Map<string, Uint8Array>();
+    for (const entry of Object.values(manifest.graphs)) {
+      if (!entry) continue;
+      const raw = await files.read(entry.model);
+      bytes.set(entry.model, raw instanceof Blob ? new Uint8Array(await raw.arrayBuffer()) : raw);
+    }
+    return new MemoryPlanner(planModelFromManifest(manifest, (path) => bytes.get(path)!));
+  })());
 }
 
 function readerFor(source: ModelSource): ModelFileReader {

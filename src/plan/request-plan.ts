@@ -29,7 +29,7 @@ import { formatBytes } from '../common/format.ts';
 import { graphMemory, inputShapesFor, type GraphMemory, type MemoryGraph, type MemoryOptions, type TensorRecord } from './memory.ts';
 import { suggestAlternatives } from './suggest.ts';
 
-/** Models up to this size keep every session open (the same threshold as src/engine/web-host.ts). */
+/** Models up to this size keep every session open between generations (src/engine/web-host.ts uses this one). */
 export const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
 /** wasm32 memory: everything the CPU (wasm) backend holds at once. */
 export const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
@@ -303,7 +303,9 @@ export function refusalMessage(plan: RequestPlan, alternatives?: Alternatives): 
   if (alternatives.frames) tries.push(`${alternatives.frames} frames`);
   if (alternatives.size) tries.push(`${alternatives.size.width}×${alternatives.size.height}`);
   if (alternatives.cpu) tries.push('the CPU (slow)');
-  if (!tries.length) return `${text}. Nothing smaller fits either: this model needs a larger GPU.`;
+  if (!tries.length) {
+    return `${text}. Neither fewer frames nor a smaller preset size fits ${device.kind === 'wasm' ? 'the CPU' : 'this GPU'} either: try a smaller custom size${device.kind === 'wasm' ? '' : ', or a device with more GPU memory'}.`;
+  }
   const list = tries.length === 1 ? tries[0] : `${tries.slice(0, -1).join(', ')} or ${tries[tries.length - 1]}`;
   return `${text}: try ${list}.`;
 }

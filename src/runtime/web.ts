@@ -19,6 +19,7 @@ export interface GpuSetup {
   adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
   features: string[];
   maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
 }
 
 let configured = false;
@@ -62,6 +63,7 @@ export async function requestGpu(): Promise<GpuSetup | { error: string }> {
     adapterInfo: { vendor: info.vendor, architecture: info.architecture, description: info.description, isFallbackAdapter: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false },
     features: [...adapter.features],
     maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
   };
 }
 

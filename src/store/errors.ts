@@ -35,6 +35,7 @@ const LOCAL_HINTS: Record<string, [title: string, hint: string]> = {
   crashed: ['The generation stopped unexpectedly', ' This can happen when the GPU runs out of memory or the GPU driver resets. Try again with smaller settings.'],
   busy: ['A generation is already running', ''],
   'cannot-join': ['This video cannot be continued', ''],
+  'too-large': ['This request does not fit this device', ''],
   internal: ['Something went wrong while generating', ''],
 };
 

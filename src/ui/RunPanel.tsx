@@ -5,7 +5,7 @@
  */
 import { useEffect, useId, useRef, useState, type RefObject } from 'react';
 import { BACKEND_CHOICES, type BackendChoice } from '../store/backend.ts';
-import { formatDuration, formatTimeLeft } from '../common/format.ts';
+import { formatBytes, formatDuration, formatTimeLeft } from '../common/format.ts';
 import { actions, useApp, useView } from '../store/index.ts';
 import { workWords } from '../store/estimate.ts';
 
@@ -112,9 +112,9 @@ function WorkLine() {
 
 function BackendPicker() {
   const view = useView();
-  const { choice, models, modelId, modelsStatus, apiKey, credits, endpoint } = useApp((s) => ({
+  const { choice, models, modelId, modelsStatus, apiKey, credits, endpoint, gpu } = useApp((s) => ({
     choice: s.backendChoice, models: s.models, modelId: s.modelId, modelsStatus: s.modelsStatus,
-    apiKey: s.apiKey, credits: s.remainingCredits, endpoint: s.segmindEndpoint,
+    apiKey: s.apiKey, credits: s.remainingCredits, endpoint: s.segmindEndpoint, gpu: s.probe.info?.device === 'webgpu' ? s.probe.info : undefined,
   }));
   const [showKey, setShowKey] = useState(false);
   const ids = { backend: useId(), model: useId(), reason: useId(), keyHelp: useId() };
@@ -132,6 +132,12 @@ function BackendPicker() {
         <p className="decision-label"><span className="dot" aria-hidden="true" />{d.label}{d.slow && <span className="badge warn">slow</span>}</p>
         <p className="muted">{d.reason}</p>
       </div>
+      {gpu?.maxBufferSize !== undefined && (
+        <p className="help" data-testid="device-limits">
+          This GPU takes buffers up to {formatBytes(Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize ?? Infinity))} (each request is checked
+          against it before it runs); browsers do not tell a GPU's memory.
+        </p>
+      )}
       {(d.backend === 'local' || choice === 'auto') && (
         <div className="field">
           <label htmlFor={ids.model} className="field-label">Model</label>
