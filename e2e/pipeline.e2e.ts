@@ -133,14 +133,16 @@ test.describe('generation worker in Chromium', () => {
   const wellConditioned = { width: 32, height: 32 };
 
   // The GPU-resident loop (denoise_step_cfg: scheduler step and per-frame guidance on the device, graph capture on)
-  // against the CPU loop on wasm for the same guided request (guidance 1→3, cond_aug, seed), 2 steps, 3 frames. Then small
-  // jobs (16×16, 2 steps) at guidance 1 (batch 1, one UNet call a step) compare capture with a run without it:
+  // against the CPU loop on wasm for the same guided request (guidance 1→3, cond_aug, seed), 2 steps, 2 frames. Then small
+  // jobs (16×16, 1 frame, 2 steps) at guidance 1 (batch 1, one UNet call a step) compare capture with a run without it:
   // captured, the cached captured session again (replayed onto the new job's buffers), and no capture. All three must
   // give the same frames, and the same as the guided batch of 2 run at scale 1 (forceGuidanceBatch).
   test('webgpu: the GPU-resident loop equals the CPU loop (wasm) within 1e-4 on a guided request; graph capture equals a run without it; guidance 1 equals the guided batch at scale 1', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
     test.setTimeout(30 * 60_000);
-    const guidedJob: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, ...wellConditioned }, floatFrames: true };
-    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16, min_guidance: 1, max_guidance: 1 }, floatFrames: true };
+    // 2 steps each (the loop steps more than once); SwiftShader's time grows with the frames (CI time): 2 frames for the
+    // comparison with the CPU, 1 for the jobs that compare WebGPU with itself
+    const guidedJob: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 2, decode_chunk: 2, ...wellConditioned }, floatFrames: true };
+    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 1, decode_chunk: 1, width: 16, height: 16, min_guidance: 1, max_guidance: 1 }, floatFrames: true };
     const cpu = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [guidedJob] });
     const report = await app.harness('pipeline', {
       modelBaseUrl: MODEL_URL,
@@ -172,7 +174,7 @@ test.describe('generation worker in Chromium', () => {
     expect(guided2.result!.graphCapture).toEqual({ on: true });
     expect(guided2.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1, 2]);
     const vsCpu = maxAbsDiff(frames(guided2), frames(onCpu));
-    console.log(`webgpu: guided request at 32×32, GPU-resident loop vs wasm CPU loop: frames max|Δ| = ${vsCpu.toExponential(2)} (${guided2.ms.toFixed(0)} ms)`);
+    console.log(`webgpu: guided request at 32×32, 2 frames, GPU-resident loop vs wasm CPU loop: frames max|Δ| = ${vsCpu.toExponential(2)} (${guided2.ms.toFixed(0)} ms)`);
     // two EPs' float32 kernels on random weights: the browser-vs-Node bound of this file
     expect(vsCpu).toBeLessThanOrEqual(1e-4);
     expect(Math.max(...frames(onCpu)) - Math.min(...frames(onCpu))).toBeGreaterThan(0.01);
@@ -243,6 +245,36 @@ test.describe('generation worker in Chromium', () => {
     expect(cancelled.frameCount).toBe(0);
     expect(after.outcome).toBe('result');
     expect(after.frameCount).toBe(F);
+  });
+
+  // The memory plan (issue 14) before a job: the demo model's graphs at 1024×576 need tens of GB (its spatial attention
+  // over 512×288 latents), past the CPU's 4 GB wasm memory and past this adapter's own buffer limits. Refused at once
+  // with the plan's numbers, before any session is created (no progress at all); the next job on the same worker runs.
+  test('a request the memory plan says does not fit is refused before any session, with its numbers; the next job runs', async ({ harnessPage: app }) => {
+    const large: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 1024, height: 576 } };
+    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, width: 16, height: 16 } };
+    const cpu = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'wasm', jobs: [large, small] });
+    const [refused, next] = cpu.jobs;
+    console.log(`wasm: ${refused.error?.message} (${refused.ms.toFixed(0)} ms)`);
+    expect(refused.outcome).toBe('error');
+    expect(refused.error?.code).toBe('too-large');
+    expect(refused.error?.message).toMatch(/^3 frames at 1024×576 need about [\d.]+ [GT]B of memory \(wasm\) and a [\d.]+ [GT]B buffer; the CPU \(wasm\) allows 3\.87 GB of 4\.29 GB \(10% kept free\)/);
+    expect(refused.progress).toEqual([]);
+    expect(next.outcome, next.error?.message).toBe('result');
+    expect(next.frameCount).toBe(3);
+
+    // WebGPU here (SwiftShader): the adapter's own maxBufferSize / maxStorageBufferBindingSize, and a stated GPU memory
+    const gpu = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [large, { ...small, memoryBudget: { gpuBytes: 20e6 } }] });
+    expect(gpu.device).toBe('webgpu');
+    const [onGpu, budget] = gpu.jobs;
+    console.log(`webgpu: ${onGpu.error?.message}`);
+    console.log(`webgpu, 20 MB stated: ${budget.error?.message}`);
+    expect(onGpu.error?.code).toBe('too-large');
+    expect(onGpu.error?.message).toMatch(/^3 frames at 1024×576 need about [\d.]+ [GT]B of GPU memory and a [\d.]+ [GT]B buffer; this GPU allows buffers up to [\d.]+ [MG]B/);
+    expect(onGpu.progress).toEqual([]);
+    expect(budget.error?.code).toBe('too-large');
+    expect(budget.error?.message).toMatch(/^3 frames at 16×16 need about [\d.]+ MB of GPU memory and a [\d.]+ [kM]B buffer; this GPU allows 18\.0 MB of 20\.0 MB \(10% kept free\) and buffers up to/);
+    expect(budget.progress).toEqual([]);
   });
 
   test('refuses every out-of-range field with the CLI\'s message', async ({ harnessPage: app }) => {

@@ -20,8 +20,8 @@ const small = ['--model', MODEL, '--frames', '3', '--steps', '2'];
 const meanDiff = (a: Uint8ClampedArray, b: Uint8ClampedArray) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
 
 describe.skipIf(!hasFfmpeg())('svd-web generate --extend', () => {
-  it('continues the last frame: 3 + 2 frames, the start unchanged, the seam frame once; twice: 3·3 − 2', { timeout: 180_000 }, () => {
-    const a = join(dir, 'a.mp4'), b = join(dir, 'b.mp4'), c = join(dir, 'c.mp4');
+  it('continues the last frame: 3 + 2 frames, the start unchanged, the seam frame once (continuing twice: e2e/extend.e2e.ts)', { timeout: 180_000 }, () => {
+    const a = join(dir, 'a.mp4'), b = join(dir, 'b.mp4');
     const first = runCli(['generate', ...small, '--image', fixturePath('A', 'pipeline', 'input.png'), '--width', '64', '--height', '64', '--fps', '6', '--seed', '1', '--out', a]);
     expect(first.code, first.stderr).toBe(0);
     const second = runCli(['generate', ...small, '--extend', a, '--seed', '2', '--out', b]);
@@ -34,9 +34,6 @@ describe.skipIf(!hasFfmpeg())('svd-web generate --extend', () => {
     // of itself at the seam (the new clip's first frame, a repeat of frame 3, was left out)
     for (let i = 0; i < 3; i++) expect(meanDiff(vb.frames[i], va.frames[i]), `frame ${i + 1}`).toBeLessThan(2);
     for (let i = 1; i < 5; i++) expect(meanDiff(vb.frames[i], vb.frames[i - 1]), `frames ${i} and ${i + 1}`).toBeGreaterThan(2);
-    const third = runCli(['generate', ...small, '--extend', b, '--seed', '3', '--out', c]);
-    expect(third.code, third.stderr).toBe(0);
-    expect(readVideoFrames(c).frames).toHaveLength(3 * 3 - 2);
   });
 
   it('refuses a size the video is not, a frame it does not have, both --image and --extend, and a file that is not a video', { timeout: 120_000 }, async () => {
