@@ -10,7 +10,7 @@ import {
   type DeviceInfo, type DevicePreference, type EngineErrorCode, type GenerateJob, type LoadedModel, type LoadRequest, type ModelSource, type VideoResult,
 } from '../contract/job.ts';
 import { CancelledError, generateFrames, isOutOfMemory, PipelineInputError } from '../pipeline/pipeline.ts';
-import { FramingError } from '../pipeline/image.ts';
+import { FramingError, planFraming } from '../pipeline/image.ts';
 import type { ModelRuntime } from '../runtime/types.ts';
 import type { GenerateOptions, LoadOptions, LocalEngine } from './engine.ts';
 import type { MemoryPlanner } from '../plan/request-plan.ts';
@@ -65,7 +65,9 @@ export class InProcessEngine implements LocalEngine {
     this.running = true;
     try {
       // before any session is created: does it fit this device, and must the guidance halves run apart?
-      const memory = this.model.planner ? await guard(async () => checkMemory(await this.model!.planner!(), manifest, job, checked.request, device)) : undefined;
+      const memory = this.model.planner
+        ? await guard(async () => checkMemory(await this.model!.planner!(), planFraming(job.image.pixels, checked.request, manifest), job, checked.request, device))
+        : undefined;
       const started = now();
       const clock = runtime.stats;
       await clock.settled();

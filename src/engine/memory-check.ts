@@ -5,11 +5,9 @@
  * changes the video and is the user's to change.
  */
 import { EngineError, type DeviceInfo, type GenerateJob } from '../contract/job.ts';
-import type { ModelManifest } from '../contract/manifest.ts';
 import type { SvdRequest } from '../contract/request.ts';
 import { REQUEST_FIELDS } from '../contract/fields.ts';
 import { usesGuidance } from '../contract/work.ts';
-import { planFraming } from '../pipeline/image.ts';
 import type { DeviceLimits, MemoryPlanner, RequestPlan } from '../plan/request-plan.ts';
 
 /** What the device allows: WebGPU's own buffer limits (and the user's budget), or the CPU's wasm memory. */
@@ -24,8 +22,9 @@ export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudg
   };
 }
 
-export function checkMemory(planner: MemoryPlanner, manifest: ModelManifest, job: GenerateJob, request: SvdRequest, device: DeviceInfo): RequestPlan {
-  const framing = planFraming(job.image.pixels, request, manifest);
+/** `size`: the video's size as the pipeline frames the picture (src/pipeline/image.ts planFraming, in the engine). */
+export function checkMemory(planner: MemoryPlanner, size: { width: number; height: number }, job: GenerateJob, request: SvdRequest, device: DeviceInfo): RequestPlan {
+  const framing = size;
   const plan = planner.plan({
     frames: request.frames,
     width: framing.width,
