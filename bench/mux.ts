@@ -18,6 +18,7 @@
  * input frames, for the WebCodecs file and x264 CRF 18 (native, the app's preset) side by side.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { textureNoise } from '../src/devtools/texture-noise.ts';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,22 +42,6 @@ export function appMp4Settings(): { preset: string; crf: string } {
 }
 const GOAL_MS = 2000;
 
-/** src/devtools/harness.ts's textureNoise: 0..63. */
-function textureNoise(u: number, v: number): number {
-  // value noise: a hash on an 8-px grid, bilinearly interpolated in integers (smooth detail, like real footage)
-  const cell = (gx: number, gy: number): number => {
-    let h = Math.imul(gx, 374761393) ^ Math.imul(gy, 668265263);
-    h = Math.imul(h ^ (h >>> 13), 1274126177);
-    return (h ^ (h >>> 16)) & 63;
-  };
-  const gx = u >> 3;
-  const gy = v >> 3;
-  const fx = u & 7;
-  const fy = v & 7;
-  const top = cell(gx, gy) * (8 - fx) + cell(gx + 1, gy) * fx;
-  const bottom = cell(gx, gy + 1) * (8 - fx) + cell(gx + 1, gy + 1) * fx;
-  return (top * (8 - fy) + bottom * fy) >> 6;
-}
 
 /** The harness's syntheticFrames (src/devtools/harness.ts), all frames in one buffer. */
 export function syntheticFrames(width: number, height: number, count: number, pattern: Pattern = 'gradient'): Uint8Array {

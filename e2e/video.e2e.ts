@@ -91,6 +91,20 @@ const test = base.extend<{}, MuxFixtures>({
   gif: muxed({ width: 256, height: 256, frames: 14, fps: 7, format: 'gif' }, 'mux-256x256x14.gif'),
 });
 
+/** The MP4 contract both encoders keep (14 frames of 256×256 at 7 fps): ffprobe's view, the duration within `durationTolerance` s. */
+function expectMp4Contract(file: string, encoder: string, durationTolerance: number): void {
+  const { stream, format } = ffprobe(file);
+  console.log(`ffprobe (${encoder})`, stream.codec_name, stream.pix_fmt, stream.r_frame_rate, stream.nb_read_frames, format.duration);
+  expect(format.format_name).toContain('mp4');
+  expect(stream.codec_name).toBe('h264');
+  expect(stream.pix_fmt).toBe('yuv420p');
+  expect([stream.width, stream.height]).toEqual([256, 256]);
+  expect(Number(stream.nb_read_frames)).toBe(14);
+  expect(stream.r_frame_rate).toBe('7/1');
+  expect(stream.avg_frame_rate).toBe('7/1');
+  expect(Math.abs(Number(format.duration) - 2)).toBeLessThan(durationTolerance);
+}
+
 test.describe('muxFrames (ffmpeg.wasm, single-thread core from our origin)', () => {
   test('encodes 14 frames 256×256 at 7 fps to H.264 MP4', async ({ mp4: { report: mp4 } }) => {
     console.log(`mp4 256²×14: load ${mp4.loadMs.toFixed(0)} ms, mux ${mp4.muxMs.toFixed(0)} ms, ${mp4.bytes} bytes`);
@@ -147,16 +161,7 @@ test.describe('muxFrames (ffmpeg.wasm, single-thread core from our origin)', () 
     test.skip(!hasFfprobe, NO_FFPROBE);
 
     test('ffprobe: h264, yuv420p, 256×256, 14 frames, 7 fps', async ({ mp4 }) => {
-      const { stream, format } = ffprobe(mp4.file);
-      console.log('ffprobe', stream.codec_name, stream.pix_fmt, stream.r_frame_rate, stream.nb_read_frames, format.duration);
-      expect(format.format_name).toContain('mp4');
-      expect(stream.codec_name).toBe('h264');
-      expect(stream.pix_fmt).toBe('yuv420p');
-      expect([stream.width, stream.height]).toEqual([256, 256]);
-      expect(Number(stream.nb_read_frames)).toBe(14);
-      expect(stream.r_frame_rate).toBe('7/1');
-      expect(stream.avg_frame_rate).toBe('7/1');
-      expect(Math.abs(Number(format.duration) - 2)).toBeLessThan(0.05);
+      expectMp4Contract(mp4.file, 'ffmpeg.wasm', 0.05);
     });
 
     test('ffprobe: the odd-size MP4 (255×129, padded) is yuv420p', async ({ oddMp4 }) => {
@@ -230,15 +235,7 @@ test.describe('MP4 with the browser\'s H.264 encoder (WebCodecs VideoEncoder + m
 
     test('ffprobe: h264, yuv420p, 256×256, 14 frames, 7 fps, 2 s', async ({ wcMp4 }) => {
       test.skip(!hasFfprobe, NO_FFPROBE);
-      const { stream, format } = ffprobe(wcMp4.file);
-      console.log('ffprobe (webcodecs)', stream.codec_name, stream.pix_fmt, stream.r_frame_rate, stream.nb_read_frames, format.duration);
-      expect(stream.codec_name).toBe('h264');
-      expect(stream.pix_fmt).toBe('yuv420p');
-      expect([stream.width, stream.height]).toEqual([256, 256]);
-      expect(Number(stream.nb_read_frames)).toBe(14);
-      expect(stream.r_frame_rate).toBe('7/1');
-      expect(stream.avg_frame_rate).toBe('7/1');
-      expect(Math.abs(Number(format.duration) - 2)).toBeLessThan(0.005);
+      expectMp4Contract(wcMp4.file, 'webcodecs', 0.005);
     });
 
     test('plays in a <video> element with duration ≈ 14/7 s', async ({ harnessPage: s, wcMp4 }) => {

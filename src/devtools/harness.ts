@@ -15,6 +15,7 @@ import { decodeVideoFrames } from '../video/decode.ts';
 import { evenSize } from '../video/h264.ts';
 import { webCodecsH264Support } from '../video/webcodecs.ts';
 import { base64ToBytes, bytesToBase64 } from '../common/base64.ts';
+import { textureNoise } from './texture-noise.ts';
 
 let worker: Worker | null = null;
 let nextId = 1;
@@ -89,22 +90,6 @@ function syntheticFrames(width: number, height: number, count: number, pattern: 
   return frames;
 }
 
-/** 0..63, deterministic (integer math only): bench/mux.ts has the same function. */
-function textureNoise(u: number, v: number): number {
-  // value noise: a hash on an 8-px grid, bilinearly interpolated in integers (smooth detail, like real footage)
-  const cell = (gx: number, gy: number): number => {
-    let h = Math.imul(gx, 374761393) ^ Math.imul(gy, 668265263);
-    h = Math.imul(h ^ (h >>> 13), 1274126177);
-    return (h ^ (h >>> 16)) & 63;
-  };
-  const gx = u >> 3;
-  const gy = v >> 3;
-  const fx = u & 7;
-  const fy = v & 7;
-  const top = cell(gx, gy) * (8 - fx) + cell(gx + 1, gy) * fx;
-  const bottom = cell(gx, gy + 1) * (8 - fx) + cell(gx + 1, gy + 1) * fx;
-  return (top * (8 - fy) + bottom * fy) >> 6;
-}
 
 /** Decodes with src/video/decode.ts and compares with the synthetic frames of `req.compareTo` where asked. */
 async function decodeVideo(req: DecodeVideoRequest = {}): Promise<DecodeVideoReport> {

@@ -2,17 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createAppStore, deriveView, type AppDeps } from '../../src/store/app-store.ts';
 import { memoryStorage, STORAGE_KEYS } from '../../src/store/persist.ts';
 import { SegmindError } from '../../src/engine/segmind/api.ts';
-import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
-import type { ModelManifest } from '../../src/contract/manifest.ts';
 import type { ToGenerateWorker as ToWorker } from '../../src/protocol/generate.ts';
-import { FakeWorker, tick, tinyImage } from '../support/fakes.ts';
+import { FakeWorker, tick, tinyImage, demoManifest, demoModel } from '../support/fakes.ts';
 
-const manifest = (() => {
-  const m = defaultFramingManifest() as ModelManifest;
-  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2, sizeMultiple: 16 };
-  return m;
-})();
-const demo: ModelChoice = { id: 'tiny-random', label: 'Tiny demo model', source: { kind: 'url', baseUrl: 'http://app/models/tiny-random/' }, manifest, demo: true };
+const manifest = demoManifest;
+const demo = demoModel;
 const gpuInfo = { device: 'webgpu' as const, reason: 'WebGPU adapter google swiftshader', features: [], crossOriginIsolated: true };
 
 /** A worker that loads instantly and generates `frames` frames in two decode batches. */

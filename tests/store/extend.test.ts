@@ -5,18 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { createAppStore, type AppDeps } from '../../src/store/app-store.ts';
 import { memoryStorage } from '../../src/store/persist.ts';
-import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
-import type { ModelManifest } from '../../src/contract/manifest.ts';
 import type { ToGenerateWorker as ToWorker } from '../../src/protocol/generate.ts';
 import type { KeptResult } from '../../src/gallery/types.ts';
-import { FakeWorker, tick, tinyImage } from '../support/fakes.ts';
+import { FakeWorker, tick, tinyImage, demoManifest, demoModel } from '../support/fakes.ts';
 
-const manifest = (() => {
-  const m = defaultFramingManifest() as ModelManifest;
-  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2, sizeMultiple: 16 };
-  return m;
-})();
-const demo: ModelChoice = { id: 'tiny-random', label: 'Tiny demo model', source: { kind: 'url', baseUrl: 'http://app/models/tiny-random/' }, manifest, demo: true };
+const manifest = demoManifest;
+const demo = demoModel;
 const gpuInfo = { device: 'webgpu' as const, reason: 'WebGPU adapter', features: [], crossOriginIsolated: true };
 
 /** pixel 0 of every frame: [job, frame index, 0, 255] */

@@ -6,19 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { createAppStore, type AppDeps } from '../../src/store/app-store.ts';
 import { memoryStorage } from '../../src/store/persist.ts';
-import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
-import type { ModelManifest } from '../../src/contract/manifest.ts';
 import type { GalleryStore } from '../../src/gallery/gallery-store.ts';
 import { VIDEO } from '../../src/gallery/gallery-store.ts';
-import { FakeWorker, tinyImage } from '../support/fakes.ts';
+import { FakeWorker, tinyImage, demoManifest, demoModel } from '../support/fakes.ts';
 import { memoryGallery } from '../gallery/memory-folders.ts';
 
-const manifest = (() => {
-  const m = defaultFramingManifest() as ModelManifest;
-  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2, sizeMultiple: 16 };
-  return m;
-})();
-const demo: ModelChoice = { id: 'tiny-random', label: 'Tiny demo model', source: { kind: 'url', baseUrl: 'http://app/models/tiny-random/' }, manifest, demo: true };
+const manifest = demoManifest;
+const demo = demoModel;
 const cpu = { device: 'wasm' as const, reason: 'no WebGPU', features: [], crossOriginIsolated: true };
 
 /** A worker that makes `frames` 16×16 frames, frame i filled with i + 1, and reports seed 1234. */

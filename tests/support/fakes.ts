@@ -2,6 +2,8 @@
 import type { FromGenerateWorker as FromWorker, ToGenerateWorker as ToWorker } from '../../src/protocol/generate.ts';
 import type { WorkerLike } from '../../src/engine/worker-client.ts';
 import type { LoadedImage } from '../../src/store/image-check.ts';
+import type { ModelManifest } from '../../src/contract/manifest.ts';
+import { defaultFramingManifest, type ModelChoice } from '../../src/store/models.ts';
 
 export class FakeWorker implements WorkerLike {
   onmessage: ((event: { data: unknown }) => void) | null = null;
@@ -38,3 +40,11 @@ export function tinyImage(width = 32, height = 32): LoadedImage {
 }
 
 export const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** The bundled demo model as the store tests see it: 64×64, 3 frames by default, a VAE factor of 2. */
+export const demoManifest: ModelManifest = (() => {
+  const m = defaultFramingManifest() as ModelManifest;
+  m.pipeline = { ...m.pipeline, defaultWidth: 64, defaultHeight: 64, defaultFrames: 3, vaeScaleFactor: 2, sizeMultiple: 16 };
+  return m;
+})();
+export const demoModel: ModelChoice = { id: 'tiny-random', label: 'Tiny demo model', source: { kind: 'url', baseUrl: 'http://app/models/tiny-random/' }, manifest: demoManifest, demo: true };
