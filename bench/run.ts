@@ -1,17 +1,18 @@
 /**
  * `npm run bench`: one markdown report of every benchmark, also written to bench/results/latest.md.
- *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert,hub] [--no-build]
+ *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert,hub,sessions] [--no-build]
  *
  * Sections (each also runnable alone, e.g. `npx tsx bench/pipeline.ts`):
  *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
  *   kernels  — GPU time per program of one demo-UNet call on the WebGPU EP (onnxruntime-node; SwiftShader here)
  *   flops    — FLOPs of one SVD-XT UNet call at 576×1024, 14 and 25 frames, counted from the graph
  *   mux      — 25 frames of 1024×576 to MP4: WebCodecs VideoEncoder and ffmpeg.wasm in Chromium, native ffmpeg
+ *   sessions — session creation of the demo graphs in onnxruntime-node, with and without named intermediate shapes
  *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
  *   hub      — bench/hub.ts: the same checkpoint through a fake Hub, downloaded and converted in a tab (q4f16, q4f32)
  *              vs the CLI (time, JS-held memory, OPFS), then one generation with it (wasm, WebGPU)
- * Runs in the order convert, flops, kernels, pipeline, mux, heap, hub (heap reads convert's output), prints in the order above.
+ * Runs in the order convert, flops, sessions, kernels, pipeline, mux, heap, hub (heap reads convert's output), prints in the order above.
  * bench/results/latest.md gets the report; with --only, the other sections of the previous latest.md are kept.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,11 +26,12 @@ import { runPipelineBench, openBenchApp, type BenchApp } from './pipeline.ts';
 import { runFlops } from './flops.ts';
 import { runMuxBench } from './mux.ts';
 import { runHeapBench } from './heap.ts';
+import { runSessionsBench } from './sessions.ts';
 import { kernelMarkdown, profileUnet, SWIFTSHADER_ICD } from './kernels.ts';
 
-const SECTIONS = ['pipeline', 'kernels', 'flops', 'mux', 'heap', 'convert', 'hub'] as const;
+const SECTIONS = ['pipeline', 'kernels', 'flops', 'sessions', 'mux', 'heap', 'convert', 'hub'] as const;
 type Section = (typeof SECTIONS)[number];
-const ORDER: Section[] = ['convert', 'flops', 'kernels', 'pipeline', 'mux', 'heap', 'hub'];
+const ORDER: Section[] = ['convert', 'flops', 'sessions', 'kernels', 'pipeline', 'mux', 'heap', 'hub'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } }, strict: true });
 const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
@@ -98,6 +100,9 @@ try {
           break;
         case 'flops':
           markdown = await runFlops(log);
+          break;
+        case 'sessions':
+          markdown = await runSessionsBench();
           break;
         case 'kernels': {
           // the parity job's step (32×32 latents, CFG) and the small jobs' (8×8): docs/swiftshader-profile.md

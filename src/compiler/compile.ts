@@ -1,6 +1,7 @@
 /** Compiles one network: architecture code → graph → `<name>.onnx` + external-data shards, all hashed. */
 import { Graph } from './onnx/graph.ts';
 import { BuildContext, type BuildOptions } from './onnx/nn.ts';
+import { symbolicValueInfo } from './onnx/value-info.ts';
 import type { WeightStore } from './weights.ts';
 import { ShardedDataSink, writeHashedFile, DEFAULT_SHARD_BYTES, type WrittenFile } from './writer.ts';
 import type { OutputFolder } from '../io/files.ts';
@@ -39,6 +40,8 @@ export function compileGraph(
   build(ctx);
   weights.assertAllTaken();
   const facts = inspect?.(graph) ?? {};
+  // Named intermediate shapes: onnxruntime's session creation is quadratic in the node count without them.
+  graph.valueInfo = symbolicValueInfo(graph);
   const externalData = sink.finish();
   const model = writeHashedFile(options.output, `${name}.onnx`, graph.toBytes({ docString: `svd-web ${name} (${options.precision.name})` }));
   return { name, model, externalData, nodeCount: graph.nodeCount, inputs: graph.inputDims(), ...facts };

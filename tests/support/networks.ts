@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileGraph, type CompiledGraph } from '../../src/compiler/compile.ts';
-import type { Precision } from '../../src/compiler/onnx/nn.ts';
+import type { AttentionKind, Precision } from '../../src/compiler/onnx/nn.ts';
 import { SafetensorsWeightSource, WeightStore } from '../../src/compiler/weights.ts';
 import { openSafetensors } from '../../src/io/safetensors-node.ts';
 import { nodeOutputFolder } from '../../src/io/node-files.ts';
@@ -20,11 +20,11 @@ function config(folder: string): Record<string, unknown> {
   return JSON.parse(readFileSync(fixturePath('A', folder, 'config.json'), 'utf8'));
 }
 
-export function compileNetwork(name: NetworkCase, precision: Precision, outDir: string): CompiledGraph {
+export function compileNetwork(name: NetworkCase, precision: Precision, outDir: string, attention: AttentionKind = 'plain'): CompiledGraph {
   const folder = FOLDER[name];
   const file = `${folder}/config.json`;
   const source = () => new SafetensorsWeightSource(openSafetensors(fixturePath('A', folder, 'weights.safetensors')));
-  const options = { output: nodeOutputFolder(outDir), precision, attention: 'plain' as const };
+  const options = { output: nodeOutputFolder(outDir), precision, attention };
   switch (name) {
     case 'image_encoder': {
       const c = parseClipVisionConfig(config(folder), file);

@@ -58,6 +58,8 @@ export class Graph {
   readonly inputs: proto.IValueInfoProto[] = [];
   readonly outputs: proto.IValueInfoProto[] = [];
   readonly initializers: proto.ITensorProto[] = [];
+  /** shapes of intermediate values (value-info.ts), written with the model */
+  valueInfo: proto.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
   private readonly constCache = new Map<string, Value>();
   private readonly domains = new Map<string, number>();
@@ -198,6 +200,7 @@ export class Graph {
         input: this.inputs,
         output: this.outputs,
         initializer: this.initializers,
+        ...(this.valueInfo.length ? { valueInfo: this.valueInfo } : {}),
       },
     };
     return onnx.ModelProto.encode(model).finish();
