@@ -247,6 +247,26 @@ test.describe('generation worker in Chromium', () => {
     expect(after.frameCount).toBe(F);
   });
 
+  // A GPU device lost mid-job (issue 14; laptops under memory pressure, driver resets): the worker destroys its own
+  // device (GPUDevice.destroy()) when denoise step 1 is reported. That job must fail in words, promptly (a lost device
+  // may never finish its queued work), and the next job on the same engine must run: a fresh worker, a fresh device.
+  test('webgpu: a device lost mid-job fails that job in words; the next job runs on a fresh device', { tag: '@webgpu' }, async ({ harnessPage: app }) => {
+    test.setTimeout(10 * 60_000);
+    const small: PipelineJob = { image: imageJson, request: { ...seededRequest, steps: 2, frames: 1, decode_chunk: 1, width: 16, height: 16 } };
+    const report = await app.harness('pipeline', { modelBaseUrl: MODEL_URL, device: 'webgpu', jobs: [{ ...small, loseDeviceAtDenoiseStep: 1 }, small] });
+    expect(report.device).toBe('webgpu');
+    const [lost, next] = report.jobs;
+    console.log(`webgpu, device destroyed at step 1: "${lost.error?.message}" after ${lost.ms.toFixed(0)} ms; the next job took ${next.ms.toFixed(0)} ms`);
+    expect(lost.outcome).toBe('error');
+    expect(lost.error?.code).toBe('device');
+    expect(lost.error?.message).toMatch(/^The GPU stopped working during this job \(destroyed.*\), so the job was stopped\. The next job starts on a fresh GPU device; your model and settings are kept\.$/);
+    expect(lost.frameCount).toBe(0);
+    expect(lost.progress.filter((p) => p.stage === 'denoise').map((p) => p.step)).toEqual([1]);
+    expect(next.outcome, next.error?.message).toBe('result');
+    expect(next.frameCount).toBe(1);
+    expect(next.result!.loop).toBe('device');
+  });
+
   // The memory plan (issue 14) before a job: the demo model's graphs at 1024×576 need tens of GB (its spatial attention
   // over 512×288 latents), past the CPU's 4 GB wasm memory and past this adapter's own buffer limits. Refused at once
   // with the plan's numbers, before any session is created (no progress at all); the next job on the same worker runs.

@@ -88,6 +88,8 @@ export interface GenerateJob {
   expectedStepSeconds?: number;
   /** checked with the memory plan before any session is created (src/plan) */
   memoryBudget?: MemoryBudget;
+  /** destroys the GPU device when this denoising step is reported, as a driver reset would (tests) */
+  loseDeviceAtDenoiseStep?: number;
 }
 
 export type Stage = 'load' | 'encode' | 'denoise' | 'decode';

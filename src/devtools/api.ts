@@ -141,6 +141,8 @@ export interface PipelineJob {
   floatFrames?: boolean;
   /** sends cancel when this denoise step is reported */
   cancelAtDenoiseStep?: number;
+  /** WebGPU: the worker destroys its GPU device when this denoise step is reported (GPUDevice.destroy()) */
+  loseDeviceAtDenoiseStep?: number;
   /** WebGPU: capture the UNet's GPU commands (default on) */
   graphCapture?: boolean;
   /** run the guidance batch of 2 even at guidance 1 (to compare with skipping it) */

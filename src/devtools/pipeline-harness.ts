@@ -31,6 +31,7 @@ async function runJob(engine: WorkerEngine, job: PipelineJob): Promise<PipelineJ
         graphCapture: job.graphCapture,
         forceGuidanceBatch: job.forceGuidanceBatch,
         memoryBudget: job.memoryBudget,
+        loseDeviceAtDenoiseStep: job.loseDeviceAtDenoiseStep,
       },
       {
         onProgress: (p) => {
@@ -65,10 +66,15 @@ async function runJob(engine: WorkerEngine, job: PipelineJob): Promise<PipelineJ
 export async function runPipeline(req: PipelineRunRequest): Promise<PipelineRunReport> {
   const engine = startEngine();
   try {
-    const loaded = await engine.load({ source: req.modelId ? { kind: 'opfs', modelId: req.modelId } : { kind: 'url', baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device });
+    const request = { source: req.modelId ? { kind: 'opfs' as const, modelId: req.modelId } : { kind: 'url' as const, baseUrl: new URL(req.modelBaseUrl, location.href).href }, device: req.device };
+    const loaded = await engine.load(request);
     if (loaded.backend !== 'local') throw new Error('the worker engine loaded a remote model');
     const jobs: PipelineJobReport[] = [];
-    for (const job of req.jobs) jobs.push(await runJob(engine, job));
+    for (const job of req.jobs) {
+      // as the app does before every job: after a failure that stopped the worker, this opens the model again
+      await engine.load(request);
+      jobs.push(await runJob(engine, job));
+    }
     return { device: loaded.device.device, reason: loaded.device.reason, jobs };
   } finally {
     await engine.release();

@@ -22,6 +22,10 @@ export interface OpenModel {
   runtime: ModelRuntime;
   /** the model's memory planner (the browser's host: every request is checked against the device before it runs) */
   planner?: () => Promise<MemoryPlanner>;
+  /** resolves, with the browser's reason, when the GPU device is lost (a driver reset, memory pressure) */
+  deviceLost?: Promise<string>;
+  /** destroys the GPU device, as a driver reset would (GenerateJob.loseDeviceAtDenoiseStep: tests) */
+  loseDevice?: () => void;
   dispose(): Promise<void>;
 }
 
@@ -72,17 +76,20 @@ export class InProcessEngine implements LocalEngine {
       const clock = runtime.stats;
       await clock.settled();
       const before = { busy: clock.busyMs, call: clock.callMs, create: clock.createMs };
-      const result = await guard(() => generateFrames(runtime, manifest, job.image.pixels, checked.request, {
+      const result = await guard(() => this.untilDeviceLost(this.model!, options.signal, (signal) => generateFrames(runtime, manifest, job.image.pixels, checked.request, {
         latents: job.latents,
         keepFloatFrames: job.floatFrames,
         graphCapture: job.graphCapture,
         splitGuidanceBatch: job.splitGuidanceBatch || memory?.splitGuidance,
         expectedStepSeconds: job.expectedStepSeconds,
         forceGuidanceBatch: job.forceGuidanceBatch,
-        signal: options.signal,
-        onProgress: options.onProgress,
+        signal,
+        onProgress: (p) => {
+          if (p.stage === 'denoise' && p.step === job.loseDeviceAtDenoiseStep) this.model?.loseDevice?.();
+          options.onProgress?.(p);
+        },
         onFrames: options.onFrames,
-      }));
+      })));
       await clock.settled();
       return {
         backend: 'local',
@@ -112,11 +119,44 @@ export class InProcessEngine implements LocalEngine {
     }
   }
 
+  /**
+   * Runs the job, but answers as soon as the GPU device is lost: a lost device may never finish the work queued on
+   * it, so the job is stopped (its signal aborted) and fails with a 'device' error, which makes the worker engine
+   * start a fresh worker — and so a fresh device — for the next job. The model's files are not touched.
+   */
+  private async untilDeviceLost<T>(model: OpenModel, outer: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (!model.deviceLost) return run(outer ?? new AbortController().signal);
+    const stop = new AbortController();
+    const onOuter = () => stop.abort();
+    outer?.addEventListener('abort', onOuter, { once: true });
+    let lostReason: string | undefined;
+    const lost = model.deviceLost.then((reason) => {
+      lostReason = reason;
+      stop.abort();
+      return Promise.reject(deviceLostError(reason));
+    });
+    try {
+      return await Promise.race([run(stop.signal), lost]);
+    } catch (e) {
+      // the runtime's own error may come first; if the device is being lost, say that instead (not for a cancel)
+      if (lostReason === undefined && !(e instanceof CancelledError) && !outer?.aborted) await Promise.race([model.deviceLost, new Promise((r) => setTimeout(r, 1000))]);
+      if (lostReason !== undefined) throw deviceLostError(lostReason);
+      throw e;
+    } finally {
+      outer?.removeEventListener('abort', onOuter);
+      lost.catch(() => undefined);
+    }
+  }
+
   async release(): Promise<void> {
     const model = this.model;
     this.model = undefined;
     await model?.dispose();
   }
+}
+
+function deviceLostError(reason: string): EngineError {
+  return new EngineError('device', `The GPU stopped working during this job (${reason}), so the job was stopped. The next job starts on a fresh GPU device; your model and settings are kept.`);
 }
 
 /** Runs `fn`, turning what the pipeline and the runtimes throw into an EngineError with its code. */

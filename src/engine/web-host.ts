@@ -44,13 +44,24 @@ export class WebModelHost implements ModelHost {
     if (device.device === 'webgpu' && missing.length) {
       throw new EngineError('device', `this model needs the GPU feature(s) ${missing.join(', ')}, which this GPU lacks; use a q4f32 or fp32 model`);
     }
-    const web = new WebRuntime(manifest, files, device.device, device.device === 'webgpu' ? (this.gpu as GpuSetup) : undefined);
+    const gpu = device.device === 'webgpu' ? (this.gpu as GpuSetup) : undefined;
+    const web = new WebRuntime(manifest, files, device.device, gpu);
     const planner = lazyPlanner(manifest, files);
+    const loss = gpu ? this.watchLoss(gpu) : {};
     if (manifest.totalBytes <= KEEP_SESSIONS_BYTES) {
       const cached = new CachingRuntime(web);
-      return { manifest, runtime: cached, planner, dispose: () => cached.dispose() };
+      return { manifest, runtime: cached, planner, ...loss, dispose: () => cached.dispose() };
     }
-    return { manifest, runtime: web, planner, dispose: async () => {} };
+    return { manifest, runtime: web, planner, ...loss, dispose: async () => {} };
+  }
+
+  /** The device's loss, in words; a lost device is forgotten, so a later probe asks for a new one. */
+  private watchLoss(gpu: GpuSetup): Pick<OpenModel, 'deviceLost' | 'loseDevice'> {
+    const deviceLost = gpu.device.lost.then((info) => {
+      if (this.gpu === gpu) this.gpu = undefined;
+      return info.message ? `${info.reason}: ${info.message}` : String(info.reason);
+    });
+    return { deviceLost, loseDevice: () => gpu.device.destroy() };
   }
 }
 
