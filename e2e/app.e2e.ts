@@ -290,6 +290,8 @@ test.describe('app: picture in, video out on this device (WebGPU, tiny demo mode
     console.log('backend decision:', text);
     expect(text).toMatch(/WebGPU is a software emulation \(google swiftshader\), slower than the CPU here/);
     expect(text).toMatch(/Tiny demo model/);
+    // the device line: what the adapter reports (SwiftShader: a fallback adapter without shader-f16)
+    await expect(page.getByTestId('device-limits')).toHaveText(/^GPU: google swiftshader.* \(software\); no shader-f16, so fp32 \(q4f32\) models only; takes buffers up to [\d.]+ [MG]B \(each request is checked/);
     await page.getByTestId('backend-select').selectOption('webgpu');
     await expect(decision).toHaveText(/This device's GPU \(WebGPU\)/);
     await page.getByTestId('backend-select').selectOption('auto');

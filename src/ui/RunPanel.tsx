@@ -134,8 +134,10 @@ function BackendPicker() {
       </div>
       {gpu?.maxBufferSize !== undefined && (
         <p className="help" data-testid="device-limits">
-          This GPU takes buffers up to {formatBytes(Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize ?? Infinity))} (each request is checked
-          against it before it runs); browsers do not tell a GPU's memory.
+          {gpu.adapter && <>GPU: {[gpu.adapter.vendor, gpu.adapter.architecture].filter(Boolean).join(' ') || 'unnamed adapter'}{gpu.adapter.isFallbackAdapter ? ' (software)' : ''}; </>}
+          {gpu.features.includes('shader-f16') ? 'runs fp16 and fp32 models' : 'no shader-f16, so fp32 (q4f32) models only'}; takes buffers up to{' '}
+          {formatBytes(Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize ?? Infinity))} (each request is checked against it before it runs);
+          browsers do not tell a GPU&apos;s memory.
         </p>
       )}
       {(d.backend === 'local' || choice === 'auto') && (
