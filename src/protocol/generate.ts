@@ -35,7 +35,7 @@ export type GenerateAnswer<K extends GenerateCall> = AnswerOf<GenerateProtocol, 
 export const GENERATE_EVENTS: readonly FromGenerateWorker['kind'][] = ['progress', 'frames'];
 
 /** Buffers to transfer (not copy) with a message. */
-export function transferablesOf(message: ToGenerateWorker | FromGenerateWorker): Transferable[] {
+export function transferablesOf(message: ToGenerateWorker | FromGenerateWorker): ArrayBuffer[] {
   if (message.kind !== 'frames') return [];
   const batch = message.payload;
   return [...batch.frames.map((f) => f.buffer as ArrayBuffer), ...(batch.float ? [batch.float.buffer as ArrayBuffer] : [])];

@@ -13,6 +13,7 @@ import { PRECISIONS, type AttentionKind } from '../../src/compiler/onnx/nn.ts';
 import { evaluateGraph } from '../../src/compiler/onnx/shape-eval.ts';
 import { symbolicValueInfo } from '../../src/compiler/onnx/value-info.ts';
 import { compileNetwork, NETWORK_CASES, type NetworkCase } from '../support/networks.ts';
+import { buildWeightless } from '../plan/weightless.ts';
 
 const { onnx } = onnxPkg;
 const dir = mkdtempSync(join(tmpdir(), 'svd-value-info-'));
@@ -36,42 +37,63 @@ function load(name: NetworkCase, attention: AttentionKind) {
   return onnx.ModelProto.decode(readFileSync(join(dir, attention, compiled.model.path))).graph!;
 }
 
+/** Every named dim of `info` evaluates, at each request of `at`, to what the graph computes there, and one name is one size. */
+function expectNamesHold(
+  nodes: onnxPkg.onnx.INodeProto[],
+  initializers: onnxPkg.onnx.ITensorProto[],
+  inputs: onnxPkg.onnx.IValueInfoProto[],
+  info: Map<string, onnxPkg.onnx.TensorShapeProto.IDimension[]>,
+  atLeastNames: number,
+  requests: Record<string, number>[],
+): void {
+  const graph = { nodes, initializers, inputs };
+  const names = new Set([...info.values()].flatMap((dims) => dims.flatMap((d) => (d.dimParam ? [d.dimParam] : []))));
+  // our graphs' dims are all products of halvings of their symbols: no name made of probe values
+  expect([...names].filter((n) => n.startsWith('dim_'))).toEqual([]);
+  // the dynamic graphs name their dims (the image encoder's only symbol is the batch)
+  expect(names.size).toBeGreaterThan(atLeastNames);
+  for (const at of requests) {
+    const shapes = Object.fromEntries(inputs.map((i) => [i.name!, i.type!.tensorType!.shape!.dim!.map((d) => (d.dimParam ? at[d.dimParam] : Number(d.dimValue)))]));
+    const concrete = evaluateGraph(graph, shapes).values;
+    const wrong: string[] = [];
+    const sizeOfName = new Map<string, number>();
+    for (const [valueName, dims] of info) {
+      const computed = concrete.get(valueName)!.shape;
+      dims.forEach((d, k) => {
+        const expected = d.dimParam ? evaluateName(d.dimParam, at) : Number(d.dimValue);
+        if (expected !== computed[k]) wrong.push(`${valueName} dim ${k}: ${d.dimParam ?? d.dimValue} = ${expected}, the graph computes ${computed[k]}`);
+        if (!d.dimParam) return;
+        const before = sizeOfName.get(d.dimParam);
+        if (before !== undefined && before !== computed[k]) wrong.push(`${d.dimParam} is ${before} and ${computed[k]}`);
+        sizeOfName.set(d.dimParam, computed[k]);
+      });
+    }
+    expect(wrong.slice(0, 5), JSON.stringify(at)).toEqual([]);
+  }
+}
+
 describe('named intermediate shapes in the compiled graphs', () => {
   const cases = [...NETWORK_CASES.map((n) => [n, 'plain'] as const), ['unet', 'fused'] as const];
   it.each(cases)('%s (%s attention): every produced value has a shape; names hold, and mean one size, at unseen requests', (name, attention) => {
     const g = load(name, attention);
-    const graph = { nodes: g.node!, initializers: g.initializer!, inputs: g.input! };
     const info = new Map(g.valueInfo!.map((v) => [v.name!, v.type!.tensorType!.shape!.dim!]));
     const outputs = new Set(g.output!.map((o) => o.name));
     const produced = g.node!.flatMap((n) => n.output ?? []).filter((n) => n && !outputs.has(n));
     expect(produced.filter((n) => !info.has(n))).toEqual([]);
     expect(info.size).toBe(produced.length);
 
-    const names = new Set([...info.values()].flatMap((dims) => dims.flatMap((d) => (d.dimParam ? [d.dimParam] : []))));
-    // our graphs' dims are all products of halvings of their symbols: no name made of probe values
-    expect([...names].filter((n) => n.startsWith('dim_'))).toEqual([]);
-    // the dynamic graphs name their dims (the image encoder's only symbol is the batch)
-    expect(names.size).toBeGreaterThan(name === 'image_encoder' ? 0 : 5);
-
-    for (const at of UNSEEN) {
-      const shapes = Object.fromEntries(g.input!.map((i) => [i.name!, i.type!.tensorType!.shape!.dim!.map((d) => (d.dimParam ? at[d.dimParam] : Number(d.dimValue)))]));
-      const concrete = evaluateGraph(graph, shapes).values;
-      const wrong: string[] = [];
-      const sizeOfName = new Map<string, number>();
-      for (const [valueName, dims] of info) {
-        const computed = concrete.get(valueName)!.shape;
-        dims.forEach((d, k) => {
-          const expected = d.dimParam ? evaluateName(d.dimParam, at) : Number(d.dimValue);
-          if (expected !== computed[k]) wrong.push(`${valueName} dim ${k}: ${d.dimParam ?? d.dimValue} = ${expected}, the graph computes ${computed[k]}`);
-          if (!d.dimParam) return;
-          const before = sizeOfName.get(d.dimParam);
-          if (before !== undefined && before !== computed[k]) wrong.push(`${d.dimParam} is ${before} and ${computed[k]}`);
-          sizeOfName.set(d.dimParam, computed[k]);
-        });
-      }
-      expect(wrong.slice(0, 5), JSON.stringify(at)).toEqual([]);
-    }
+    expectNamesHold(g.node!, g.initializer!, g.input!, info, name === 'image_encoder' ? 0 : 5, UNSEEN);
   });
+
+  // the real configs, built without weights: the names must hold at SVD-XT's own sizes (72×128 latents, 25 frames)
+  it.each(['unet', 'vae_decoder'] as const)('real SVD-XT %s (q4f16, fused attention): names hold at its real sizes and at odd ones', (component) => {
+    const { graph } = buildWeightless(component, 'svd-xt', 'q4f16', 'fused');
+    const info = new Map(symbolicValueInfo({ ...graph, outputs: graph.outputs }).map((v) => [v.name!, v.type!.tensorType!.shape!.dim!]));
+    expect(info.size).toBeGreaterThan(100);
+    const real = [{ batch: 2, frames: 25, height: 72, width: 128 }, { batch: 1, frames: 14, height: 128, width: 72 }, { batch: 2, frames: 3, height: 37, width: 61 }]
+      .map((r) => ({ ...r, latent_height: r.height, latent_width: r.width }));
+    expectNamesHold(graph.nodes, graph.initializers, graph.inputs, info, 5, real);
+  }, 120_000);
 
   it('refuses a graph whose input symbol has no probe values, naming it', () => {
     const graph = {
