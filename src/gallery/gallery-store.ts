@@ -4,7 +4,8 @@
  *
  * Layout of one result folder (gallery/<id>/):
  *   video.mp4     the video as it was made
- *   frames.rgba   every frame, RGBA, back to back (count and size in meta.json); absent for Segmind results
+ *   frames.rgba.gz every frame, RGBA, back to back, gzip-compressed (./frames-codec.ts; count and size in meta.json);
+ *                 absent for Segmind results. Results kept before 2026-12-07 have frames.rgba, uncompressed: still read.
  *   picture       the picture the first clip started from (its type in meta.json); absent when not kept
  *   meta.json     written LAST: the result's record and each file's byte size and SHA-256
  *
@@ -18,6 +19,7 @@ import { QUOTA_MARGIN_BYTES } from '../models/plan.ts';
 import { formatBytes } from '../common/format.ts';
 import { DEFAULT_REQUEST } from '../contract/request.ts';
 import { GalleryError, type GalleryItem, type KeptResult, type OpenedResult, type ResultRecord } from './types.ts';
+import { compressFrames, decompressFrames, firstFrameBytes } from './frames-codec.ts';
 import { damagedWords, describeWhen, missingWords, quotaWords, writeFailedWords } from './words.ts';
 
 export interface GalleryStore {
@@ -68,7 +70,9 @@ export interface GalleryOptions {
 
 export const META = 'meta.json';
 export const VIDEO = 'video.mp4';
-export const FRAMES = 'frames.rgba';
+export const FRAMES = 'frames.rgba.gz';
+/** uncompressed frames, as results kept before 2026-12-07 have them */
+export const RAW_FRAMES = 'frames.rgba';
 export const PICTURE = 'picture';
 /** what meta.json takes at most, counted before writing (its exact size is known only at the end) */
 const META_ALLOWANCE = 8 * 1024;
@@ -86,12 +90,16 @@ interface Meta {
   record: ResultRecord;
   files: {
     video: StoredFile;
-    frames?: StoredFile & { count: number; frameBytes: number; width: number; height: number };
+    /** bytes/sha256: of the stored file; `encoding` absent: uncompressed (RAW_FRAMES) */
+    frames?: StoredFile & { count: number; frameBytes: number; width: number; height: number; encoding?: 'gzip' };
     picture?: StoredFile;
   };
 }
 
-const NAMES = { video: VIDEO, frames: FRAMES, picture: PICTURE } as const;
+function fileName(meta: Meta, which: keyof Meta['files']): string {
+  if (which === 'frames') return meta.files.frames?.encoding === 'gzip' ? FRAMES : RAW_FRAMES;
+  return which === 'video' ? VIDEO : PICTURE;
+}
 
 async function sha256Hex(parts: Uint8Array[]): Promise<string> {
   const h = await createHasher();
@@ -176,7 +184,7 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
   /** The bytes of one stored file, checked against its size and hash. */
   async function checkedFile(meta: Meta, which: keyof Meta['files']): Promise<{ blob: Blob; bytes: Uint8Array }> {
     const want = meta.files[which]!;
-    const name = NAMES[which];
+    const name = fileName(meta, which);
     const blob = await folders.read(meta.id, name);
     const problem = (what: string) => new GalleryError('corrupt', damagedWords(meta.record.createdAt, what));
     if (!blob) throw problem(`${name} is missing`);
@@ -193,7 +201,8 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       const frameBytes = frames[0]?.byteLength ?? 0;
       if (frames.some((f) => f.byteLength !== frameBytes)) throw new GalleryError('io', 'The frames of this video are not all the same size; it was not kept.');
       const picture = kept.picture ? new Uint8Array(await kept.picture.arrayBuffer()) : undefined;
-      const needed = video.byteLength + frameBytes * frames.length + (picture?.byteLength ?? 0) + META_ALLOWANCE;
+      const packed = frames.length > 0 ? await compressFrames(frames) : undefined;
+      const needed = video.byteLength + (packed?.byteLength ?? 0) + (picture?.byteLength ?? 0) + META_ALLOWANCE;
 
       const estimate = await options.estimate?.().catch(() => undefined);
       if (estimate && typeof estimate.quota === 'number') {
@@ -208,9 +217,9 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       try {
         const files: Meta['files'] = { video: { bytes: video.byteLength, sha256: await sha256Hex([video]), type: kept.video.type || 'video/mp4' } };
         await folders.write(id, VIDEO, [video]);
-        if (frames.length > 0) {
-          files.frames = { bytes: frameBytes * frames.length, sha256: await sha256Hex(frames), count: frames.length, frameBytes, width: kept.width, height: kept.height };
-          await folders.write(id, FRAMES, frames);
+        if (packed) {
+          files.frames = { bytes: packed.byteLength, sha256: await sha256Hex([packed]), count: frames.length, frameBytes, width: kept.width, height: kept.height, encoding: 'gzip' };
+          await folders.write(id, FRAMES, [packed]);
         }
         if (picture) {
           files.picture = { bytes: picture.byteLength, sha256: await sha256Hex([picture]), type: kept.picture!.type || undefined };
@@ -253,8 +262,12 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       const video = await checkedFile(meta, 'video');
       let frames: Uint8ClampedArray[] | undefined;
       if (meta.files.frames) {
-        const { bytes } = await checkedFile(meta, 'frames');
-        const { count, frameBytes } = meta.files.frames;
+        const stored = await checkedFile(meta, 'frames');
+        const { count, frameBytes, encoding } = meta.files.frames;
+        const bytes = encoding === 'gzip' ? await decompressFrames(stored.blob) : stored.bytes;
+        if (!bytes || bytes.byteLength !== count * frameBytes) {
+          throw new GalleryError('corrupt', damagedWords(meta.record.createdAt, `${FRAMES} does not hold its ${count} frames`));
+        }
         frames = Array.from({ length: count }, (_, i) => new Uint8ClampedArray(bytes.buffer, bytes.byteOffset + i * frameBytes, frameBytes));
       }
       const picture = meta.files.picture ? (await checkedFile(meta, 'picture')).blob : undefined;
@@ -275,10 +288,9 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       const { meta } = await metaOrThrow(id);
       const f = meta.files.frames;
       if (f && f.frameBytes === f.width * f.height * 4) {
-        const blob = await folders.read(id, FRAMES);
-        if (blob && blob.size >= f.frameBytes) {
-          return { frame: { width: f.width, height: f.height, rgba: new Uint8ClampedArray(await blob.slice(0, f.frameBytes).arrayBuffer()) } };
-        }
+        const blob = await folders.read(id, fileName(meta, 'frames'));
+        const first = !blob ? undefined : f.encoding === 'gzip' ? await firstFrameBytes(blob, f.frameBytes) : blob.size >= f.frameBytes ? new Uint8Array(await blob.slice(0, f.frameBytes).arrayBuffer()) : undefined;
+        if (first) return { frame: { width: f.width, height: f.height, rgba: new Uint8ClampedArray(first.buffer, first.byteOffset, first.byteLength) } };
       }
       const video = await folders.read(id, VIDEO);
       return video ? { video: new Blob([video], { type: meta.files.video.type ?? 'video/mp4' }) } : {};

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REQUEST } from '../../src/contract/request.ts';
 import { GalleryError, type KeptResult } from '../../src/gallery/types.ts';
-import { FRAMES, META, PICTURE, VIDEO } from '../../src/gallery/gallery-store.ts';
+import { FRAMES, META, PICTURE, RAW_FRAMES, VIDEO } from '../../src/gallery/gallery-store.ts';
+import { decompressFrames } from '../../src/gallery/frames-codec.ts';
+import { createHash } from 'node:crypto';
 import { memoryGallery } from './memory-folders.ts';
 
 /** Bytes that differ everywhere (a byte swapped or dropped shows). */
@@ -66,7 +68,11 @@ describe('gallery store', () => {
     expect(folders.writes).toEqual([VIDEO, FRAMES, PICTURE, META].map((n) => `${item.id}/${n}`));
     const sizes = await folders.files(item.id);
     expect(item.bytes).toBe([...sizes!.values()].reduce((a, b) => a + b, 0));
-    expect(sizes!.get(FRAMES)).toBe(3 * 16 * 8 * 4);
+    // the frames are kept gzip-compressed: the stored file is a gzip stream of exactly the raw frames
+    const stored = folders.data.get(item.id)!.get(FRAMES)!;
+    expect(sizes!.get(FRAMES)).toBe(stored.byteLength);
+    const raw = await decompressFrames(new Blob([stored as Uint8Array<ArrayBuffer>]));
+    expect(raw).toEqual(Uint8Array.from(k.frames!.flatMap((f) => [...f])));
     expect(await gallery.usage()).toBe(item.bytes);
 
     const [listed] = await gallery.list();
@@ -159,7 +165,7 @@ describe('gallery store', () => {
     // same size, one byte changed
     const f = folders.data.get(b.id)!.get(FRAMES)!;
     f[100] ^= 1;
-    expect((await galleryError(gallery.open(b.id))).message).toMatch(/\(frames\.rgba does not match its checksum\)/);
+    expect((await galleryError(gallery.open(b.id))).message).toMatch(/\(frames\.rgba\.gz does not match its checksum\)/);
     // a file gone
     folders.data.get(c.id)!.delete(PICTURE);
     expect((await galleryError(gallery.open(c.id))).message).toMatch(/\(picture is missing\)/);
@@ -167,6 +173,39 @@ describe('gallery store', () => {
     expect(await gallery.list()).toHaveLength(3);
     const d = await gallery.save(kept({}, 4));
     expect((await gallery.open(d.id)).frames).toHaveLength(3);
+  });
+
+  it('smooth frames take far less than raw; a result kept before compression (frames.rgba) still opens byte-exact', async () => {
+    const { gallery, folders } = memoryGallery();
+    const [w, h] = [64, 32];
+    // a gradient with a moving square, alpha 255: what a generated frame is like, not noise
+    const frames = Array.from({ length: 4 }, (_, t) => {
+      const f = new Uint8ClampedArray(w * h * 4);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        const inSquare = x >= 8 + t * 4 && x < 20 + t * 4 && y >= 8 && y < 20;
+        f.set(inSquare ? [255, 255, 255, 255] : [x * 4, y * 8, 128, 255], i);
+      }
+      return f;
+    });
+    const item = await gallery.save(kept({ frames, width: w, height: h, frameCount: 4 }));
+    const stored = folders.data.get(item.id)!.get(FRAMES)!;
+    expect(stored.byteLength).toBeLessThan((w * h * 4 * 4) / 4);
+    expect((await gallery.open(item.id)).frames!.map((f) => [...f])).toEqual(frames.map((f) => [...f]));
+    expect((await gallery.poster(item.id)).frame!.rgba).toEqual(frames[0]);
+
+    // the same result as an earlier version kept it: raw frames, no encoding in meta.json
+    const folder = folders.data.get(item.id)!;
+    const raw = Uint8Array.from(frames.flatMap((f) => [...f]));
+    folder.delete(FRAMES);
+    folder.set(RAW_FRAMES, raw);
+    const meta = JSON.parse(new TextDecoder().decode(folder.get(META)!));
+    delete meta.files.frames.encoding;
+    meta.files.frames.bytes = raw.byteLength;
+    meta.files.frames.sha256 = createHash('sha256').update(raw).digest('hex');
+    folder.set(META, new TextEncoder().encode(JSON.stringify(meta)));
+    expect((await gallery.open(item.id)).frames!.map((f) => [...f])).toEqual(frames.map((f) => [...f]));
+    expect((await gallery.poster(item.id)).frame!.rgba).toEqual(frames[0]);
   });
 
   it('an unreadable meta.json lists the result as damaged (so it can be deleted) and refuses to open it', async () => {
