@@ -2,7 +2,7 @@
  * Types of the self-test harness (harness.html → window.__svdHarness). Lib-neutral (no DOM/WebWorker types), so
  * the Node e2e suite can import them type-only.
  */
-import type { DenoiseWork } from '../contract/job.ts';
+import type { DenoiseWork, MemoryBudget } from '../contract/job.ts';
 
 export interface AdapterReport {
   ok: boolean;
@@ -148,7 +148,7 @@ export interface PipelineJob {
   /** run the guidance batch of 2 even at guidance 1 (to compare with skipping it) */
   forceGuidanceBatch?: boolean;
   /** what the device allows beyond its WebGPU limits (the memory plan checks every job against it) */
-  memoryBudget?: { gpuBytes?: number; maxBufferBytes?: number };
+  memoryBudget?: MemoryBudget;
 }
 
 export interface PipelineJobReport {

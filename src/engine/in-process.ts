@@ -143,8 +143,8 @@ export class InProcessEngine implements LocalEngine {
       if (lostReason !== undefined) throw deviceLostError(lostReason);
       throw e;
     } finally {
+      // a loss after the job settled rejects `lost` harmlessly: Promise.race has already subscribed to it
       outer?.removeEventListener('abort', onOuter);
-      lost.catch(() => undefined);
     }
   }
 

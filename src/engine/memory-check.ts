@@ -24,11 +24,10 @@ export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudg
 
 /** `size`: the video's size as the pipeline frames the picture (src/pipeline/image.ts planFraming, in the engine). */
 export function checkMemory(planner: MemoryPlanner, size: { width: number; height: number }, job: GenerateJob, request: SvdRequest, device: DeviceInfo): RequestPlan {
-  const framing = size;
   const plan = planner.plan({
     frames: request.frames,
-    width: framing.width,
-    height: framing.height,
+    width: size.width,
+    height: size.height,
     guidance: usesGuidance(request) || !!job.forceGuidanceBatch,
     decodeChunk: request.decode_chunk,
   }, deviceLimits(device, job.memoryBudget));
