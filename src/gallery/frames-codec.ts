@@ -11,18 +11,23 @@ export async function compressFrames(frames: Uint8Array[]): Promise<Uint8Array> 
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** All the bytes of a gzip stream of frames; undefined when it is not a whole gzip stream. */
-export async function decompressFrames(compressed: Blob): Promise<Uint8Array | undefined> {
+/** How a stored frames file is encoded: gzip, or absent for raw RGBA (results kept before compression). */
+export type FramesEncoding = 'gzip' | undefined;
+
+/** All the frame bytes of a stored file; undefined when a gzip file is not a whole gzip stream. */
+export async function decodeFrames(stored: Blob, encoding: FramesEncoding): Promise<Uint8Array | undefined> {
+  if (encoding !== 'gzip') return new Uint8Array(await stored.arrayBuffer());
   try {
-    return new Uint8Array(await new Response(compressed.stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+    return new Uint8Array(await new Response(stored.stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
   } catch {
     return undefined;
   }
 }
 
-/** The first `bytes` of the frames only (a thumbnail), reading no more of the stream than that needs. */
-export async function firstFrameBytes(compressed: Blob, bytes: number): Promise<Uint8Array | undefined> {
-  const reader = compressed.stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+/** The first `bytes` of the frames only (a thumbnail), reading no more of the file than that needs. */
+export async function firstFrameBytes(stored: Blob, bytes: number, encoding: FramesEncoding): Promise<Uint8Array | undefined> {
+  if (encoding !== 'gzip') return stored.size >= bytes ? new Uint8Array(await stored.slice(0, bytes).arrayBuffer()) : undefined;
+  const reader = stored.stream().pipeThrough(new DecompressionStream('gzip')).getReader();
   const out = new Uint8Array(bytes);
   let filled = 0;
   try {

@@ -19,7 +19,7 @@ import { QUOTA_MARGIN_BYTES } from '../models/plan.ts';
 import { formatBytes } from '../common/format.ts';
 import { DEFAULT_REQUEST } from '../contract/request.ts';
 import { GalleryError, type GalleryItem, type KeptResult, type OpenedResult, type ResultRecord } from './types.ts';
-import { compressFrames, decompressFrames, firstFrameBytes } from './frames-codec.ts';
+import { compressFrames, decodeFrames, firstFrameBytes } from './frames-codec.ts';
 import { damagedWords, describeWhen, missingWords, quotaWords, writeFailedWords } from './words.ts';
 
 export interface GalleryStore {
@@ -262,11 +262,10 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       const video = await checkedFile(meta, 'video');
       let frames: Uint8ClampedArray[] | undefined;
       if (meta.files.frames) {
-        const stored = await checkedFile(meta, 'frames');
         const { count, frameBytes, encoding } = meta.files.frames;
-        const bytes = encoding === 'gzip' ? await decompressFrames(stored.blob) : stored.bytes;
+        const bytes = await decodeFrames((await checkedFile(meta, 'frames')).blob, encoding);
         if (!bytes || bytes.byteLength !== count * frameBytes) {
-          throw new GalleryError('corrupt', damagedWords(meta.record.createdAt, `${FRAMES} does not hold its ${count} frames`));
+          throw new GalleryError('corrupt', damagedWords(meta.record.createdAt, `${fileName(meta, 'frames')} does not hold its ${count} frames`));
         }
         frames = Array.from({ length: count }, (_, i) => new Uint8ClampedArray(bytes.buffer, bytes.byteOffset + i * frameBytes, frameBytes));
       }
@@ -289,7 +288,7 @@ export function createGalleryStore(folders: GalleryFolders, options: GalleryOpti
       const f = meta.files.frames;
       if (f && f.frameBytes === f.width * f.height * 4) {
         const blob = await folders.read(id, fileName(meta, 'frames'));
-        const first = !blob ? undefined : f.encoding === 'gzip' ? await firstFrameBytes(blob, f.frameBytes) : blob.size >= f.frameBytes ? new Uint8Array(await blob.slice(0, f.frameBytes).arrayBuffer()) : undefined;
+        const first = blob && (await firstFrameBytes(blob, f.frameBytes, f.encoding));
         if (first) return { frame: { width: f.width, height: f.height, rgba: new Uint8ClampedArray(first.buffer, first.byteOffset, first.byteLength) } };
       }
       const video = await folders.read(id, VIDEO);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_REQUEST } from '../../src/contract/request.ts';
 import { GalleryError, type KeptResult } from '../../src/gallery/types.ts';
 import { FRAMES, META, PICTURE, RAW_FRAMES, VIDEO } from '../../src/gallery/gallery-store.ts';
-import { decompressFrames } from '../../src/gallery/frames-codec.ts';
+import { decodeFrames } from '../../src/gallery/frames-codec.ts';
 import { createHash } from 'node:crypto';
 import { memoryGallery } from './memory-folders.ts';
 
@@ -71,7 +71,7 @@ describe('gallery store', () => {
     // the frames are kept gzip-compressed: the stored file is a gzip stream of exactly the raw frames
     const stored = folders.data.get(item.id)!.get(FRAMES)!;
     expect(sizes!.get(FRAMES)).toBe(stored.byteLength);
-    const raw = await decompressFrames(new Blob([stored as Uint8Array<ArrayBuffer>]));
+    const raw = await decodeFrames(new Blob([stored as Uint8Array<ArrayBuffer>]), 'gzip');
     expect(raw).toEqual(Uint8Array.from(k.frames!.flatMap((f) => [...f])));
     expect(await gallery.usage()).toBe(item.bytes);
 
