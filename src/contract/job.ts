@@ -41,6 +41,11 @@ export interface DeviceInfo {
   maxBufferSize?: number;
   maxStorageBufferBindingSize?: number;
   crossOriginIsolated: boolean;
+  /**
+   * How a model converted with fused attention runs on this GPU, as the attention self-test found when the model was
+   * loaded: the fused kernel, or query-chunked attention where the kernel failed the test (and why, in words)
+   */
+  attention?: { kind: 'fused' | 'chunked'; why: string };
 }
 
 /** What the user (or a test) says the device allows, beyond what WebGPU reports (it does not tell its memory). */
@@ -49,6 +54,8 @@ export interface MemoryBudget {
   gpuBytes?: number;
   /** the largest buffer, bytes (the smaller of this and the adapter's own limits applies) */
   maxBufferBytes?: number;
+  /** chunked attention: the most bytes one chunk's float32 scores may take (default 512 MiB, within the buffer limits) */
+  attentionScoreBytes?: number;
 }
 
 export interface LoadRequest {

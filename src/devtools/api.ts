@@ -175,6 +175,8 @@ export interface PipelineRunRequest {
 export interface PipelineRunReport {
   device: 'webgpu' | 'wasm';
   reason: string;
+  /** how the model's fused attention runs on this GPU (the load's self-test verdict) */
+  attention?: { kind: 'fused' | 'chunked'; why: string };
   jobs: PipelineJobReport[];
 }
 
@@ -186,6 +188,8 @@ export interface HarnessApi {
   adapterInWorker(): Promise<AdapterReport>;
   ortInPage(req: OrtRunRequest): Promise<OrtRunReport>;
   ortInWorker(req: OrtRunRequest): Promise<OrtRunReport>;
+  /** The attention self-test (src/runtime/attention-check.ts) on this page's WebGPU adapter. */
+  attentionCheck(): Promise<{ kind: 'fused' | 'chunked'; why: string; fusedError: number; chunkedError: number }>;
   mux(req: MuxRequest): Promise<MuxReport>;
   /** What `VideoEncoder.isConfigSupported` says about H.264 at this (even) size and fps (src/video/webcodecs.ts). */
   webCodecsSupport(width: number, height: number, fps: number): Promise<WebCodecsSupportReport>;

@@ -9,6 +9,8 @@
 import type { DecodeVideoReport, DecodeVideoRequest, HarnessApi, MuxReport, MuxRequest, OrtRunRequest, PlaybackReport } from './api.ts';
 import { adapterReport } from './gpu.ts';
 import { runOrtSelfTest } from './ort-selftest.ts';
+import { gpuModelRunner, requestGpu } from '../runtime/web.ts';
+import { checkAttention } from '../runtime/attention-check.ts';
 import { runPipeline } from './pipeline-harness.ts';
 import { loadFFmpeg, muxFrames, type MuxEncoderUsed } from '../video/mux.ts';
 import { decodeVideoFrames } from '../video/decode.ts';
@@ -206,6 +208,15 @@ const api: HarnessApi = {
   adapterInWorker: () => callWorker({ kind: 'adapter' }),
   ortInPage: (req) => runOrtSelfTest(req, 'page'),
   ortInWorker: (req) => callWorker({ kind: 'ort', req }),
+  async attentionCheck() {
+    const gpu = await requestGpu();
+    if ('error' in gpu) throw new Error(gpu.error);
+    try {
+      return await checkAttention(gpuModelRunner(gpu));
+    } finally {
+      gpu.device.destroy();
+    }
+  },
   async mux(req): Promise<MuxReport> {
     const frames = syntheticFrames(req.width, req.height, req.frames, req.pattern);
     const t0 = performance.now();

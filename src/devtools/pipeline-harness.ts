@@ -75,7 +75,7 @@ export async function runPipeline(req: PipelineRunRequest): Promise<PipelineRunR
       await engine.load(request);
       jobs.push(await runJob(engine, job));
     }
-    return { device: loaded.device.device, reason: loaded.device.reason, jobs };
+    return { device: loaded.device.device, reason: loaded.device.reason, ...(loaded.device.attention ? { attention: loaded.device.attention } : {}), jobs };
   } finally {
     await engine.release();
   }

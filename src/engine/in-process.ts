@@ -26,6 +26,8 @@ export interface OpenModel {
   deviceLost?: Promise<string>;
   /** destroys the GPU device, as a driver reset would (GenerateJob.loseDeviceAtDenoiseStep: tests) */
   loseDevice?: () => void;
+  /** how fused attention runs on this device (the attention self-test's verdict; absent: no fused attention, or the CPU) */
+  attention?: DeviceInfo['attention'];
   dispose(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export class InProcessEngine implements LocalEngine {
       await this.release();
       const device = await guard(() => this.host.probe(request.device));
       const open = await guard(() => this.host.open(request.source, device));
-      this.model = { ...open, key, device };
+      this.model = { ...open, key, device: open.attention ? { ...device, attention: open.attention } : device };
     }
     return { backend: 'local', manifest: this.model.manifest, device: this.model.device };
   }
@@ -72,6 +74,8 @@ export class InProcessEngine implements LocalEngine {
       const memory = this.model.planner
         ? await guard(async () => checkMemory(await this.model!.planner!(), planFraming(job.image.pixels, checked.request, manifest), job, checked.request, device))
         : undefined;
+      // where the fused kernel failed the self-test, sessions are made with the plan's chunked attention
+      runtime.chunkAttention?.(memory?.attentionChunking);
       const started = now();
       const clock = runtime.stats;
       await clock.settled();

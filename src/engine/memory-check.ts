@@ -8,18 +8,24 @@ import { EngineError, type DeviceInfo, type GenerateJob } from '../contract/job.
 import type { SvdRequest } from '../contract/request.ts';
 import { REQUEST_FIELDS } from '../contract/fields.ts';
 import { usesGuidance } from '../contract/work.ts';
-import type { DeviceLimits, MemoryPlanner, RequestPlan } from '../plan/request-plan.ts';
+import { DEFAULT_ATTENTION_SCORE_BYTES, type DeviceLimits, type MemoryPlanner, type RequestPlan } from '../plan/request-plan.ts';
 
 /** What the device allows: WebGPU's own buffer limits (and the user's budget), or the CPU's wasm memory. */
 export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudget']): DeviceLimits {
   if (device.device !== 'webgpu') return { kind: 'wasm' };
   const buffer = [device.maxBufferSize, budget?.maxBufferBytes].filter((x): x is number => x !== undefined);
-  return {
+  const limits: DeviceLimits = {
     kind: 'webgpu',
     gpuBytes: budget?.gpuBytes,
     maxBufferSize: buffer.length ? Math.min(...buffer) : undefined,
     maxStorageBufferBindingSize: device.maxStorageBufferBindingSize,
   };
+  if (device.attention?.kind === 'chunked') {
+    // one chunk's scores are one buffer: within the buffer limits too
+    const scoreBytes = Math.min(budget?.attentionScoreBytes ?? DEFAULT_ATTENTION_SCORE_BYTES, limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
+    limits.attention = { kind: 'chunked', scoreBytes };
+  }
+  return limits;
 }
 
 /** `size`: the video's size as the pipeline frames the picture (src/pipeline/image.ts planFraming, in the engine). */

@@ -4,7 +4,8 @@
  */
 import { parseManifest } from '../contract/manifest.ts';
 import { EngineError, type DeviceInfo, type DevicePreference, type ModelSource } from '../contract/job.ts';
-import { WebRuntime, httpFileReader, requestGpu, type GpuSetup, type ModelFileReader } from '../runtime/web.ts';
+import { WebRuntime, gpuModelRunner, httpFileReader, requestGpu, type GpuSetup, type ModelFileReader } from '../runtime/web.ts';
+import { AttentionCheckError, checkAttention, type AttentionVerdict } from '../runtime/attention-check.ts';
 import { CachingRuntime } from '../runtime/cache.ts';
 import { opfsFileReader } from '../models/opfs.ts';
 import type { ModelHost, OpenModel } from './in-process.ts';
@@ -14,6 +15,8 @@ import type { ModelManifest } from '../contract/manifest.ts';
 
 export class WebModelHost implements ModelHost {
   private gpu: GpuSetup | { error: string } | undefined;
+  /** the attention self-test's verdict, once per GPU device */
+  private readonly attentionChecks = new WeakMap<GpuSetup, Promise<AttentionVerdict>>();
 
   async probe(preference: DevicePreference): Promise<DeviceInfo> {
     const base = { crossOriginIsolated: globalThis.crossOriginIsolated ?? false };
@@ -45,14 +48,29 @@ export class WebModelHost implements ModelHost {
       throw new EngineError('device', `this model needs the GPU feature(s) ${missing.join(', ')}, which this GPU lacks; use a q4f32 or fp32 model`);
     }
     const gpu = device.device === 'webgpu' ? (this.gpu as GpuSetup) : undefined;
+    const attention = gpu && manifest.attention === 'fused' ? await this.checkAttention(gpu) : undefined;
     const web = new WebRuntime(manifest, files, device.device, gpu);
     const planner = lazyPlanner(manifest, files);
     const loss = gpu ? this.watchLoss(gpu) : {};
+    const found = attention ? { attention: { kind: attention.kind, why: attention.why } } : {};
     if (manifest.totalBytes <= KEEP_SESSIONS_BYTES) {
       const cached = new CachingRuntime(web);
-      return { manifest, runtime: cached, planner, ...loss, dispose: () => cached.dispose() };
+      return { manifest, runtime: cached, planner, ...loss, ...found, dispose: () => cached.dispose() };
     }
-    return { manifest, runtime: web, planner, ...loss, dispose: async () => {} };
+    return { manifest, runtime: web, planner, ...loss, ...found, dispose: async () => {} };
+  }
+
+  /** Which attention is right on this GPU (src/runtime/attention-check.ts); a GPU where neither is right is refused. */
+  private async checkAttention(gpu: GpuSetup): Promise<AttentionVerdict> {
+    let verdict = this.attentionChecks.get(gpu);
+    if (!verdict) this.attentionChecks.set(gpu, (verdict = checkAttention(gpuModelRunner(gpu))));
+    try {
+      return await verdict;
+    } catch (e) {
+      if (e instanceof AttentionCheckError) throw new EngineError('device', e.message);
+      this.attentionChecks.delete(gpu); // not a verdict (the device failed): ask again next time
+      throw e;
+    }
   }
 
   /** The device's loss, in words; a lost device is forgotten, so a later probe asks for a new one. */

@@ -27,7 +27,12 @@ export function formatPlan(plan: RequestPlan): string {
   lines.push('');
   for (const s of plan.stages) {
     lines.push(`${s.stage}: largest buffer ${describeTensor(s.largest)}`);
-    if (s.attentionScores) lines.push(`  fused attention's score matrix, if the kernel materialises it (no flash attention): ${describeTensor(s.attentionScores)}`);
+    if (s.attentionChunking) {
+      const counts = Object.values(s.attentionChunking).map((c) => c.chunks);
+      lines.push(`  chunked attention: ${counts.length} attention node${counts.length === 1 ? '' : 's'} in ${counts.reduce((a, b) => a + b, 0)} query chunks (at most ${Math.max(...counts)} a node), float32 scores up to ${formatBytes(device.attention!.scoreBytes)} a chunk`);
+    } else if (s.attentionScores) {
+      lines.push(`  fused attention's score matrix, if the kernel materialises it (no flash attention): ${describeTensor(s.attentionScores)}`);
+    }
   }
   lines.push('');
   lines.push(`choice: ${plan.splitGuidance ? 'guidance split into two batch-1 UNet calls' : `UNet batch ${plan.guidanceBatch} per call`}, decode chunk ${plan.decodeChunk}`);

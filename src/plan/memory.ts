@@ -29,6 +29,7 @@
  */
 import type { onnx as proto } from 'onnx-proto';
 import { evaluateGraph, numel, type GraphLike, type ValueInfo } from '../compiler/onnx/shape-eval.ts';
+import { chunkCount, largestChunkRows, scoreBytes, type AttentionSite } from '../compiler/onnx/chunked-attention.ts';
 
 /** A graph as the shape evaluator reads it, with its outputs (our builder's Graph, or a decoded .onnx). */
 export interface MemoryGraph extends GraphLike {
@@ -82,6 +83,8 @@ export interface GraphMemory {
   largest: TensorRecord;
   /** the largest score matrix [batch, heads, L, S] of a fused attention node, in its query's type (absent: none) */
   attentionScores?: TensorRecord;
+  /** every fused attention node at these shapes, and (with `attentionScratch: 'chunked'`) its chunk count */
+  attentionSites: (AttentionSite & { chunks?: number })[];
   nodeCount: number;
 }
 
@@ -89,8 +92,13 @@ export interface MemoryOptions {
   /**
    * 'streamed' (default): fused attention is counted as its output only (a flash-attention kernel).
    * 'scores': the kernel materialises the score matrix; it is live at that node and counts as a buffer.
+   * 'chunked': the node is replaced by query-chunked attention (src/compiler/onnx/chunked-attention.ts) whose float32
+   *   scores per chunk stay within `attentionScoreBytes`: at that node the softmax's input and output of one chunk
+   *   are live, and one of them counts as a buffer.
    */
-  attentionScratch?: 'streamed' | 'scores';
+  attentionScratch?: 'streamed' | 'scores' | 'chunked';
+  /** with 'chunked': the most bytes one chunk's float32 scores may take */
+  attentionScoreBytes?: number;
   /** values of small shape-arithmetic inputs, passed on to the shape evaluator */
   inputValues?: Record<string, number[]>;
 }
@@ -175,8 +183,9 @@ export function graphMemory(graph: MemoryGraph, inputShapes: Record<string, numb
     if (op === 'input') inputBytes += bytes;
     consider({ name, op, shape: v.shape, elemType: v.elemType, bytes });
   }
-  // fused attention: the score matrix its kernel may hold
+  // fused attention: the score matrix its kernel may hold, or the chunk of it that chunked attention holds
   let attentionScores: TensorRecord | undefined;
+  const attentionSites: GraphMemory['attentionSites'] = [];
   graph.nodes.forEach((node, i) => {
     if (node.opType !== 'MultiHeadAttention') return;
     const q = info(node.input![0]);
@@ -186,11 +195,26 @@ export function graphMemory(graph: MemoryGraph, inputShapes: Record<string, numb
     const shape = [q.shape[0], heads, q.shape[1], S];
     const t: TensorRecord = { name: `${node.name} (scores)`, op: 'MultiHeadAttention', shape, elemType: q.elemType, bytes: tensorBytes(shape, q.elemType) };
     if (!attentionScores || t.bytes > attentionScores.bytes) attentionScores = t;
+    const site: AttentionSite = { node: node.name ?? '', batch: q.shape[0], heads, queries: q.shape[1], keys: S, hidden: q.shape[2], elemType: q.elemType };
+    let scratch: TensorRecord | undefined;
+    let live = 0;
+    let chunks: number | undefined;
     if (options.attentionScratch === 'scores') {
-      delta[i] += t.bytes;
-      delta[i + 1] -= t.bytes;
-      consider(t);
+      scratch = t;
+      live = t.bytes;
+    } else if (options.attentionScratch === 'chunked') {
+      if (!options.attentionScoreBytes) throw new Error('chunked attention needs attentionScoreBytes');
+      chunks = chunkCount(site, options.attentionScoreBytes);
+      const rows = largestChunkRows(site.queries, chunks);
+      scratch = { name: `${node.name} (float32 scores of one chunk of ${chunks})`, op: 'Softmax', shape: [site.batch, heads, rows, S], elemType: 1, bytes: scoreBytes(site, rows) };
+      live = 2 * scratch.bytes; // the softmax's input and output
     }
+    if (scratch) {
+      delta[i] += live;
+      delta[i + 1] -= live;
+      consider(scratch);
+    }
+    attentionSites.push(chunks === undefined ? site : { ...site, chunks });
   });
 
   let live = 0;
@@ -212,6 +236,7 @@ export function graphMemory(graph: MemoryGraph, inputShapes: Record<string, numb
     outputBytes,
     largest: largest ?? { name: '', op: '', shape: [], elemType: 1, bytes: 0 },
     ...(attentionScores ? { attentionScores } : {}),
+    attentionSites,
     nodeCount: N,
   };
 }

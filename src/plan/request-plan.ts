@@ -27,6 +27,7 @@ import type { NetworkName, PipelineFacts, SamplerName, StepGraphName } from '../
 import { stepGraphsOf } from '../contract/manifest.ts';
 import { formatBytes } from '../common/format.ts';
 import { graphMemory, inputShapesFor, type GraphMemory, type MemoryGraph, type MemoryOptions, type TensorRecord } from './memory.ts';
+import type { GraphChunking } from '../compiler/onnx/chunked-attention.ts';
 import { suggestAlternatives } from './suggest.ts';
 
 /** Models up to this size keep every session open between generations (src/engine/web-host.ts uses this one). */
@@ -68,7 +69,16 @@ export interface DeviceLimits {
   maxStorageBufferBindingSize?: number;
   /** JS heap available while a session is created */
   jsHeapBytes?: number;
+  /**
+   * How fused attention runs: absent, the device's own kernel (flash attention, counted as its output only);
+   * 'chunked', replaced at load time by query-chunked attention whose float32 scores per chunk take at most
+   * `scoreBytes` (src/compiler/onnx/chunked-attention.ts; chosen where the fused kernel failed the device self-test).
+   */
+  attention?: { kind: 'chunked'; scoreBytes: number };
 }
+
+/** Chunked attention's default score budget per chunk: big chunks mean fewer nodes (faster session creation). */
+export const DEFAULT_ATTENTION_SCORE_BYTES = 512 * 1024 * 1024;
 
 export interface PlanOptions extends Pick<MemoryOptions, 'attentionScratch'> {
   margin?: number;
@@ -87,6 +97,8 @@ export interface StagePlan {
   peakBytes: number;
   largest: TensorRecord;
   attentionScores?: TensorRecord;
+  /** with chunked attention: how each fused node of the stage's graph is chunked at these shapes */
+  attentionChunking?: GraphChunking;
   /** JS heap while the stage's session is created: the .onnx + its external data */
   sessionJsBytes: number;
   fits: boolean;
@@ -114,6 +126,8 @@ export interface RequestPlan {
   largestBuffer: TensorRecord;
   /** session creation's largest JS heap need */
   sessionJsBytes: number;
+  /** with chunked attention: each graph's chunking, for the runtime to apply when it creates the session */
+  attentionChunking?: Partial<Record<NetworkName, GraphChunking>>;
   fits: boolean;
   /** when it does not fit: the sentence for the user */
   refusal?: string;
@@ -129,14 +143,15 @@ export class MemoryPlanner {
     this.keepsAllSessions = model.totalBytes <= KEEP_SESSIONS_BYTES;
   }
 
-  /** Memory of one graph at the given symbolic dimensions (cached). */
-  memory(name: NetworkName | StepGraphName, symbols: Record<string, number>): GraphMemory {
+  /** Memory of one graph at the given symbolic dimensions (cached), with fused attention as the device runs it. */
+  memory(name: NetworkName | StepGraphName, symbols: Record<string, number>, attention?: DeviceLimits['attention']): GraphMemory {
     const entry = this.model.graphs[name];
     if (!entry) throw new Error(`the model has no ${name} graph`);
-    const key = `${name}|${JSON.stringify(symbols)}`;
+    const key = `${name}|${JSON.stringify(symbols)}|${attention?.scoreBytes ?? ''}`;
     let m = this.cache.get(key);
     if (!m) {
-      m = graphMemory(entry.graph, inputShapesFor(entry.graph, symbols, name), { attentionScratch: this.options.attentionScratch });
+      const scratch: MemoryOptions = attention ? { attentionScratch: 'chunked', attentionScoreBytes: attention.scoreBytes } : { attentionScratch: this.options.attentionScratch };
+      m = graphMemory(entry.graph, inputShapesFor(entry.graph, symbols, name), scratch);
       this.cache.set(key, m);
     }
     return m;
@@ -168,6 +183,7 @@ export class MemoryPlanner {
     const peakBytes = weightBytes + activationPeak + loopBytes;
     const sessionJsBytes = this.sessionJs(graph);
     const plan: StagePlan = { stage, setting, weightBytes, activationPeak, loopBytes, peakBytes, largest, sessionJsBytes, fits: true, ...(m.attentionScores ? { attentionScores: m.attentionScores } : {}) };
+    if (device.attention && m.attentionSites.length) plan.attentionChunking = chunkingOf(m);
     plan.fits = stageFits(plan, device, this.margin);
     return plan;
   }
@@ -178,11 +194,11 @@ export class MemoryPlanner {
 
   imageEncoder(device: DeviceLimits): StagePlan {
     const s = this.model.facts.clip.imageSize;
-    return this.stage('image_encoder', `image encoder, 1 image ${s}×${s}`, 'image_encoder', this.memory('image_encoder', { batch: 1 }), device);
+    return this.stage('image_encoder', `image encoder, 1 image ${s}×${s}`, 'image_encoder', this.memory('image_encoder', { batch: 1 }, device.attention), device);
   }
 
   vaeEncoder(r: Pick<PlanRequest, 'width' | 'height'>, device: DeviceLimits): StagePlan {
-    return this.stage('vae_encoder', `VAE encoder, 1 image ${r.width}×${r.height}`, 'vae_encoder', this.memory('vae_encoder', { batch: 1, height: r.height, width: r.width }), device);
+    return this.stage('vae_encoder', `VAE encoder, 1 image ${r.width}×${r.height}`, 'vae_encoder', this.memory('vae_encoder', { batch: 1, height: r.height, width: r.width }, device.attention), device);
   }
 
   /** The denoising loop with `batch` rows per UNet call; `split` = the guidance halves as two batch-1 calls. */
@@ -190,7 +206,7 @@ export class MemoryPlanner {
     const f = this.model.facts.vaeScaleFactor;
     const [h, w] = [r.height / f, r.width / f];
     const callBatch = split ? 1 : batch;
-    const unet = this.memory('unet', { batch: callBatch, frames: r.frames, height: h, width: w });
+    const unet = this.memory('unet', { batch: callBatch, frames: r.frames, height: h, width: w }, device.attention);
     let loop = 0;
     let also: GraphMemory | undefined;
     const onDevice = device.kind === 'webgpu' && !split;
@@ -211,7 +227,7 @@ export class MemoryPlanner {
   vaeDecoder(r: PlanRequest, chunk: number, device: DeviceLimits): StagePlan {
     const f = this.model.facts.vaeScaleFactor;
     const n = Math.min(chunk, r.frames);
-    const m = this.memory('vae_decoder', { frames: n, latent_height: r.height / f, latent_width: r.width / f });
+    const m = this.memory('vae_decoder', { frames: n, latent_height: r.height / f, latent_width: r.width / f }, device.attention);
     return this.stage('vae_decoder', `VAE decoder, ${n} frame${n === 1 ? '' : 's'} a chunk, ${r.width}×${r.height}`, 'vae_decoder', m, device);
   }
 
@@ -256,10 +272,19 @@ export class MemoryPlanner {
       request, device, margin: this.margin, guidanceBatch: split ? 1 : batch, splitGuidance: split, decodeChunk: chunk, changes, stages,
       peakBytes: Math.max(...stages.map((s) => s.peakBytes)), largestBuffer, sessionJsBytes, fits, notes,
     };
+    if (device.attention) {
+      const graphOf: Record<StageName, NetworkName> = { image_encoder: 'image_encoder', vae_encoder: 'vae_encoder', denoise: 'unet', vae_decoder: 'vae_decoder' };
+      plan.attentionChunking = Object.fromEntries(stages.filter((s) => s.attentionChunking).map((s) => [graphOf[s.stage], s.attentionChunking!]));
+    }
     if (!jsFits) notes.push(`creating the ${stages.find((s) => s.sessionJsBytes === sessionJsBytes)!.stage} session reads ${formatBytes(sessionJsBytes)} into the JS heap (onnxruntime-web 1.30 reads external data whole); ${formatBytes(device.jsHeapBytes!)} is available`);
     if (!fits) plan.refusal = refusalMessage(plan, withSuggestions ? suggestAlternatives(this, request, device) : undefined);
     return plan;
   }
+}
+
+/** The runtime's chunking of a graph from its memory at a stage's shapes (planned with chunked attention). */
+function chunkingOf(m: GraphMemory): GraphChunking {
+  return Object.fromEntries(m.attentionSites.map((s) => [s.node, { chunks: s.chunks ?? 1, elemType: s.elemType, hidden: s.hidden }]));
 }
 
 /** Whether a stage fits the device: its peak within (1 − margin) of the memory, its largest buffer within the limits. */

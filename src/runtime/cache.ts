@@ -4,10 +4,11 @@
  * are used without it, so at most one big graph is resident.
  *
  * Device sessions are created for fixed input shapes (and maybe captured), so they are cached per graph AND
- * setup: a job with other shapes replaces the graph's session rather than adding a second copy of its weights.
+ * setup: a job with other shapes replaces the graph's session rather than adding a second copy of its weights. The
+ * same holds for the attention chunking a session was made with.
  */
 import type { GraphName } from '../contract/manifest.ts';
-import type { DeviceResidency, DeviceSession, DeviceSessionOptions, GraphSession, ModelRuntime } from './types.ts';
+import type { AttentionChunking, DeviceResidency, DeviceSession, DeviceSessionOptions, GraphSession, ModelRuntime } from './types.ts';
 
 interface Entry<S> {
   key: string;
@@ -18,13 +19,14 @@ export class CachingRuntime implements ModelRuntime {
   private readonly sessions = new Map<GraphName, Entry<GraphSession>>();
   private readonly deviceSessions = new Map<GraphName, Entry<DeviceSession>>();
   readonly resident?: DeviceResidency;
+  private attention: AttentionChunking | undefined;
 
   constructor(private readonly inner: ModelRuntime) {
     const device = inner.resident;
     if (device) {
       const deviceSessions = this.deviceSessions;
       this.resident = {
-        open: (graph, options) => cached(deviceSessions, graph, setupKey(options), () => device.open(graph, options)),
+        open: (graph, options) => cached(deviceSessions, graph, `${setupKey(options)}|${this.attentionKey(graph)}`, () => device.open(graph, options)),
         upload: (t) => device.upload(t),
         allocate: (dims) => device.allocate(dims),
         write: (t, data) => device.write(t, data),
@@ -46,7 +48,17 @@ export class CachingRuntime implements ModelRuntime {
   }
 
   open(graph: GraphName): Promise<GraphSession> {
-    return cached(this.sessions, graph, '', () => this.inner.open(graph));
+    return cached(this.sessions, graph, this.attentionKey(graph), () => this.inner.open(graph));
+  }
+
+  chunkAttention(chunking: AttentionChunking | undefined): void {
+    this.attention = chunking;
+    this.inner.chunkAttention?.(chunking);
+  }
+
+  /** A session made with other attention chunking is replaced, not reused. */
+  private attentionKey(graph: GraphName): string {
+    return JSON.stringify(this.attention?.[graph] ?? null);
   }
 
   /** Releases every cached session. */

@@ -5,6 +5,7 @@
  */
 import type { GraphName } from '../contract/manifest.ts';
 import { RunClock } from './clock.ts';
+import type { GraphChunking } from '../compiler/onnx/chunked-attention.ts';
 
 export interface Tensor32 {
   data: Float32Array;
@@ -26,7 +27,16 @@ export interface ModelRuntime {
   open(graph: GraphName): Promise<GraphSession>;
   /** Present where tensors can stay on the device between runs (WebGPU). */
   readonly resident?: DeviceResidency;
+  /**
+   * Sessions created from now on replace each graph's fused attention by query-chunked attention as given (the
+   * memory plan's chunking, on a device whose fused kernel failed the attention self-test); undefined: as converted.
+   * Present where the runtime can rewrite graphs (the browser's).
+   */
+  chunkAttention?(chunking: AttentionChunking | undefined): void;
 }
+
+/** Each graph's chunking of its fused attention nodes (src/compiler/onnx/chunked-attention.ts). */
+export type AttentionChunking = Partial<Record<GraphName, GraphChunking>>;
 
 export function newStats(): RunClock {
   return new RunClock();

@@ -5,9 +5,11 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { graphEntry, type GraphName, type ModelManifest } from '../contract/manifest.ts';
-import { newStats, type DeviceResidency, type DeviceSession, type DeviceSessionOptions, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
+import { chunkAttentionInModel } from '../compiler/onnx/chunked-attention.ts';
+import { newStats, type AttentionChunking, type DeviceResidency, type DeviceSession, type DeviceSessionOptions, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
 import { staticDimensions } from './shapes.ts';
 import { ortWasmPaths } from './assets.ts';
+import type { RunOnDevice } from './attention-check.ts';
 
 /** Reads one file of a model folder (from OPFS, or over HTTP). */
 export interface ModelFileReader {
@@ -67,6 +69,29 @@ export async function requestGpu(): Promise<GpuSetup | { error: string }> {
   };
 }
 
+/** Runs small float32 models on this GPU device (the attention self-test's runner; every node on the GPU). */
+export function gpuModelRunner(gpu: GpuSetup): RunOnDevice {
+  configureOrt();
+  return async (model, feeds) => {
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: [{ name: 'webgpu', device: gpu.device } as ort.InferenceSession.ExecutionProviderConfig],
+      logSeverityLevel: 3,
+      extra: { session: { disable_cpu_ep_fallback: '1' } },
+    });
+    try {
+      const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.dims)])));
+      const result: Record<string, Float32Array> = {};
+      for (const [k, t] of Object.entries(out)) {
+        result[k] = (await t.getData()) as Float32Array;
+        t.dispose();
+      }
+      return result;
+    } finally {
+      await session.release();
+    }
+  };
+}
+
 export interface SessionSetup {
   /** keep every output in a GPU buffer */
   outputsOnGpu?: boolean;
@@ -79,6 +104,7 @@ export interface SessionSetup {
 export class WebRuntime implements ModelRuntime {
   readonly stats = newStats();
   readonly resident?: DeviceResidency;
+  private attention: AttentionChunking | undefined;
 
   constructor(
     private readonly manifest: ModelManifest,
@@ -90,12 +116,18 @@ export class WebRuntime implements ModelRuntime {
     if (device === 'webgpu' && gpu) this.resident = new WebGpuResidency(this, manifest, gpu.device);
   }
 
-  /** Creates an ORT session of one graph from the model's files. */
+  chunkAttention(chunking: AttentionChunking | undefined): void {
+    this.attention = chunking;
+  }
+
+  /** Creates an ORT session of one graph from the model's files (its fused attention chunked where so planned). */
   async createSession(graph: GraphName, setup: SessionSetup = {}): Promise<ort.InferenceSession> {
     const entry = graphEntry(this.manifest, graph);
     const t0 = performance.now();
     const model = await this.files.read(entry.model);
-    const modelBytes = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;
+    const converted = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;
+    const chunking = this.attention?.[graph];
+    const modelBytes = chunking ? chunkAttentionInModel(converted, chunking) : converted;
     const externalData = await Promise.all(entry.externalData.map(async (path) => ({ path, data: await this.files.read(path) })));
     const ep: ort.InferenceSession.ExecutionProviderConfig =
       this.device === 'webgpu' ? ({ name: 'webgpu', device: this.gpu?.device } as ort.InferenceSession.ExecutionProviderConfig) : 'wasm';

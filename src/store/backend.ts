@@ -25,6 +25,16 @@ export interface ProbeState {
   error?: string;
 }
 
+/**
+ * The probe once a model is loaded: the loaded device when nothing was probed yet; otherwise the probe, with what
+ * the load found out about the GPU (which attention is right on it).
+ */
+export function probeAfterLoad(probe: ProbeState, loaded: DeviceInfo): ProbeState {
+  if (!probe.info) return { status: 'done', info: loaded };
+  if (loaded.attention && probe.info.device === loaded.device) return { ...probe, info: { ...probe.info, attention: loaded.attention } };
+  return probe;
+}
+
 export interface BackendFacts {
   choice: BackendChoice;
   probe: ProbeState;

@@ -138,6 +138,7 @@ function BackendPicker() {
           {gpu.features.includes('shader-f16') ? 'runs fp16 and fp32 models' : 'no shader-f16, so fp32 (q4f32) models only'}; takes buffers up to{' '}
           {formatBytes(Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize ?? Infinity))} (each request is checked against it before it runs);
           browsers do not tell a GPU&apos;s memory.
+          {gpu.attention && <span data-testid="device-attention"> Attention: {gpu.attention.kind === 'fused' ? 'the fused kernel' : 'chunked'}, because {gpu.attention.why}.</span>}
         </p>
       )}
       {(d.backend === 'local' || choice === 'auto') && (

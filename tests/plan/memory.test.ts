@@ -70,6 +70,12 @@ describe('graph memory by liveness', () => {
     const materialised = graphMemory(g, { q: [2, 64, 40], k: [2, 16, 40], v: [2, 16, 40] }, { attentionScratch: 'scores' });
     expect(materialised.activationPeak).toBe(25600 + 16384);
     expect(materialised.largest).toMatchObject({ name: 'attn (scores)', bytes: 16384 });
+    // chunked: float32 scores [2, 4, rows, 16] are 512 bytes a row; a 12 KiB budget allows 24 rows, so 3 chunks, the
+    // largest of ⌈64/3⌉ = 22 rows; the softmax's input and output of one chunk are live at the node
+    const chunked = graphMemory(g, { q: [2, 64, 40], k: [2, 16, 40], v: [2, 16, 40] }, { attentionScratch: 'chunked', attentionScoreBytes: 12288 });
+    expect(chunked.attentionSites).toEqual([{ node: 'attn', batch: 2, heads: 4, queries: 64, keys: 16, hidden: 40, elemType: 10, chunks: 3 }]);
+    expect(chunked.largest).toMatchObject({ bytes: 22 * 512, shape: [2, 4, 22, 16], elemType: 1 });
+    expect(chunked.activationPeak).toBe(25600 + 2 * 22 * 512);
   });
 
   it('packed 4-bit tensors round up to whole bytes', () => {

@@ -141,5 +141,31 @@ describe('memory plan, real SVD-XT / SVD configs (q4f16, fused attention as `svd
       expect(planner.plan(request(14, 1024, 576), { kind: 'wasm' }).fits).toBe(true);
     });
   });
+  it('chunked attention (where the fused kernel fails the self-test): every chunk of scores within the budget, the plan counting them', () => {
+    const budget = 512 * 1024 ** 2;
+    const chunked: DeviceLimits = { kind: 'webgpu', attention: { kind: 'chunked', scoreBytes: budget } };
+    const rows: string[] = [];
+    for (const [w, h] of SIZES) {
+      for (const F of FRAMES) {
+        const r = request(F, w, h);
+        const plan = planner.plan(r, chunked);
+        const streamed = planner.plan(r, NO_LIMITS);
+        const unet = plan.stages[2];
+        const chunking = plan.attentionChunking!.unet!;
+        const counts = Object.values(chunking).map((c) => c.chunks);
+        const total = counts.reduce((a, b) => a + b, 0);
+        rows.push(`${w}×${h}, ${F} frames: UNet ${counts.length} attention nodes in ${total} chunks (most ${Math.max(...counts)}); peak ${formatBytes(unet.peakBytes)} vs ${formatBytes(streamed.stages[2].peakBytes)} fused; largest ${unet.largest.name} ${formatBytes(unet.largest.bytes)}`);
+        // every graph with attention is chunked; no buffer of the plan is a full score matrix
+        expect(Object.keys(plan.attentionChunking!).sort()).toEqual(['image_encoder', 'unet', 'vae_decoder', 'vae_encoder']);
+        for (const s of plan.stages) {
+          expect(s.largest.bytes, s.stage).toBeLessThanOrEqual(Math.max(budget, streamed.stages.find((x) => x.stage === s.stage)!.largest.bytes));
+        }
+        // chunk scratch is counted: never less than the streamed (flash) estimate
+        expect(unet.peakBytes).toBeGreaterThanOrEqual(streamed.stages[2].peakBytes);
+        expect(Math.max(...counts)).toBeGreaterThan(1);
+      }
+    }
+    console.log(['', 'chunked attention, 512 MiB of float32 scores a chunk:', ...rows].join('\n'));
+  });
 });
 

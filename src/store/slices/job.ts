@@ -12,6 +12,7 @@ import { describeError, isAbort, type AppError } from '../errors.ts';
 import { overallFraction, phaseLabel, phaseOfStage, type JobPhase } from '../format.ts';
 import type { LoadedImage } from '../image-check.ts';
 import { deriveView } from '../view.ts';
+import { probeAfterLoad } from '../backend.ts';
 import { plannedDenoiseWork } from '../../contract/work.ts';
 import { speedKey } from '../estimate.ts';
 import { firstFieldToFix } from '../form.ts';
@@ -225,7 +226,7 @@ export function createJobSlice(set: SetState, get: GetState, deps: JobDeps): Job
       if (local) {
         patchJob({ phase: 'loading-model', label: phaseLabel('loading-model'), fraction: 0.02 });
         const loaded = await engine.load({ source: view.model!.source, device: decision.device ?? 'webgpu' }, { signal });
-        if (loaded.backend === 'local') set((st) => ({ probe: st.probe.info ? st.probe : { status: 'done', info: loaded.device } }));
+        if (loaded.backend === 'local') set((st) => ({ probe: probeAfterLoad(st.probe, loaded.device) }));
       } else {
         patchJob({ label: 'Preparing the picture' });
         await engine.load(undefined, { signal });
