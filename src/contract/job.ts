@@ -54,7 +54,7 @@ export interface MemoryBudget {
   gpuBytes?: number;
   /** the largest buffer, bytes (the smaller of this and the adapter's own limits applies) */
   maxBufferBytes?: number;
-  /** chunked attention: the most bytes one chunk's float32 scores may take (default 512 MiB, within the buffer limits) */
+  /** chunked attention: the most bytes one chunk's float32 scores may take (default: the plan's, per graph) */
   attentionScoreBytes?: number;
 }
 

@@ -8,7 +8,7 @@ import { EngineError, type DeviceInfo, type GenerateJob } from '../contract/job.
 import type { SvdRequest } from '../contract/request.ts';
 import { REQUEST_FIELDS } from '../contract/fields.ts';
 import { usesGuidance } from '../contract/work.ts';
-import { DEFAULT_ATTENTION_SCORE_BYTES, type DeviceLimits, type MemoryPlanner, type RequestPlan } from '../plan/request-plan.ts';
+import { type DeviceLimits, type MemoryPlanner, type RequestPlan } from '../plan/request-plan.ts';
 
 /** What the device allows: WebGPU's own buffer limits (and the user's budget), or the CPU's wasm memory. */
 export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudget']): DeviceLimits {
@@ -20,11 +20,8 @@ export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudg
     maxBufferSize: buffer.length ? Math.min(...buffer) : undefined,
     maxStorageBufferBindingSize: device.maxStorageBufferBindingSize,
   };
-  if (device.attention?.kind === 'chunked') {
-    // one chunk's scores are one buffer: within the buffer limits too
-    const scoreBytes = Math.min(budget?.attentionScoreBytes ?? DEFAULT_ATTENTION_SCORE_BYTES, limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
-    limits.attention = { kind: 'chunked', scoreBytes };
-  }
+  // the plan chooses each graph's score budget unless one is given (tests)
+  if (device.attention?.kind === 'chunked') limits.attention = { kind: 'chunked', ...(budget?.attentionScoreBytes ? { scoreBytes: budget.attentionScoreBytes } : {}) };
   return limits;
 }
 

@@ -29,7 +29,7 @@ export function formatPlan(plan: RequestPlan): string {
     lines.push(`${s.stage}: largest buffer ${describeTensor(s.largest)}`);
     if (s.attentionChunking) {
       const counts = Object.values(s.attentionChunking).map((c) => c.chunks);
-      lines.push(`  chunked attention: ${counts.length} attention node${counts.length === 1 ? '' : 's'} in ${counts.reduce((a, b) => a + b, 0)} query chunks (at most ${Math.max(...counts)} a node), float32 scores up to ${formatBytes(device.attention!.scoreBytes)} a chunk`);
+      lines.push(`  chunked attention: ${counts.length} attention node${counts.length === 1 ? '' : 's'} in ${counts.reduce((a, b) => a + b, 0)} query chunks (at most ${Math.max(...counts)} a node), float32 scores up to ${formatBytes(s.attentionScoreBytes ?? 0)} a chunk`);
     } else if (s.attentionScores) {
       lines.push(`  fused attention's score matrix, if the kernel materialises it (no flash attention): ${describeTensor(s.attentionScores)}`);
     }

@@ -85,6 +85,8 @@ export interface GraphMemory {
   attentionScores?: TensorRecord;
   /** every fused attention node at these shapes, and (with `attentionScratch: 'chunked'`) its chunk count */
   attentionSites: (AttentionSite & { chunks?: number })[];
+  /** with `attentionScratch: 'chunked'`: the score budget of one chunk */
+  attentionScoreBytes?: number;
   nodeCount: number;
 }
 
@@ -237,6 +239,7 @@ export function graphMemory(graph: MemoryGraph, inputShapes: Record<string, numb
     largest: largest ?? { name: '', op: '', shape: [], elemType: 1, bytes: 0 },
     ...(attentionScores ? { attentionScores } : {}),
     attentionSites,
+    ...(options.attentionScratch === 'chunked' ? { attentionScoreBytes: options.attentionScoreBytes } : {}),
     nodeCount: N,
   };
 }

@@ -71,14 +71,25 @@ export interface DeviceLimits {
   jsHeapBytes?: number;
   /**
    * How fused attention runs: absent, the device's own kernel (flash attention, counted as its output only);
-   * 'chunked', replaced at load time by query-chunked attention whose float32 scores per chunk take at most
-   * `scoreBytes` (src/compiler/onnx/chunked-attention.ts; chosen where the fused kernel failed the device self-test).
+   * 'chunked', replaced at load time by query-chunked attention (src/compiler/onnx/chunked-attention.ts; chosen where
+   * the fused kernel failed the device self-test) whose float32 scores per chunk take at most `scoreBytes`, or, when
+   * not given, the plan's own budget per graph (attentionScoreBudget).
    */
-  attention?: { kind: 'chunked'; scoreBytes: number };
+  attention?: { kind: 'chunked'; scoreBytes?: number };
 }
 
-/** Chunked attention's default score budget per chunk: big chunks mean fewer nodes (faster session creation). */
+/** Chunked attention's least score budget per chunk: big chunks mean fewer nodes (faster session creation). */
 export const DEFAULT_ATTENTION_SCORE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The score budget of one chunk in a graph: half the graph's largest other buffer (a chunk's softmax holds its input
+ * and output, so the scratch is about that buffer's size and the peak barely moves), at least
+ * DEFAULT_ATTENTION_SCORE_BYTES (fewer chunks: each adds nodes, and session creation time grows with them), and
+ * within the device's buffer limit (one chunk's scores are one buffer).
+ */
+export function attentionScoreBudget(largestOtherBuffer: number, limit: number | undefined): number {
+  return Math.min(Math.max(DEFAULT_ATTENTION_SCORE_BYTES, largestOtherBuffer / 2), limit ?? Infinity);
+}
 
 export interface PlanOptions extends Pick<MemoryOptions, 'attentionScratch'> {
   margin?: number;
@@ -97,8 +108,9 @@ export interface StagePlan {
   peakBytes: number;
   largest: TensorRecord;
   attentionScores?: TensorRecord;
-  /** with chunked attention: how each fused node of the stage's graph is chunked at these shapes */
+  /** with chunked attention: how each fused node of the stage's graph is chunked at these shapes, and the budget */
   attentionChunking?: GraphChunking;
+  attentionScoreBytes?: number;
   /** JS heap while the stage's session is created: the .onnx + its external data */
   sessionJsBytes: number;
   fits: boolean;
@@ -144,13 +156,17 @@ export class MemoryPlanner {
   }
 
   /** Memory of one graph at the given symbolic dimensions (cached), with fused attention as the device runs it. */
-  memory(name: NetworkName | StepGraphName, symbols: Record<string, number>, attention?: DeviceLimits['attention']): GraphMemory {
+  memory(name: NetworkName | StepGraphName, symbols: Record<string, number>, device?: DeviceLimits): GraphMemory {
     const entry = this.model.graphs[name];
     if (!entry) throw new Error(`the model has no ${name} graph`);
-    const key = `${name}|${JSON.stringify(symbols)}|${attention?.scoreBytes ?? ''}`;
+    let scratch: MemoryOptions = { attentionScratch: this.options.attentionScratch };
+    if (device?.attention) {
+      const budget = device.attention.scoreBytes ?? attentionScoreBudget(this.memory(name, symbols).largest.bytes, bufferLimit(device));
+      scratch = { attentionScratch: 'chunked', attentionScoreBytes: budget };
+    }
+    const key = `${name}|${JSON.stringify(symbols)}|${scratch.attentionScoreBytes ?? ''}`;
     let m = this.cache.get(key);
     if (!m) {
-      const scratch: MemoryOptions = attention ? { attentionScratch: 'chunked', attentionScoreBytes: attention.scoreBytes } : { attentionScratch: this.options.attentionScratch };
       m = graphMemory(entry.graph, inputShapesFor(entry.graph, symbols, name), scratch);
       this.cache.set(key, m);
     }
@@ -183,7 +199,10 @@ export class MemoryPlanner {
     const peakBytes = weightBytes + activationPeak + loopBytes;
     const sessionJsBytes = this.sessionJs(graph);
     const plan: StagePlan = { stage, setting, weightBytes, activationPeak, loopBytes, peakBytes, largest, sessionJsBytes, fits: true, ...(m.attentionScores ? { attentionScores: m.attentionScores } : {}) };
-    if (device.attention && m.attentionSites.length) plan.attentionChunking = chunkingOf(m);
+    if (device.attention && m.attentionSites.length) {
+      plan.attentionChunking = chunkingOf(m);
+      plan.attentionScoreBytes = m.attentionScoreBytes;
+    }
     plan.fits = stageFits(plan, device, this.margin);
     return plan;
   }
@@ -194,11 +213,11 @@ export class MemoryPlanner {
 
   imageEncoder(device: DeviceLimits): StagePlan {
     const s = this.model.facts.clip.imageSize;
-    return this.stage('image_encoder', `image encoder, 1 image ${s}×${s}`, 'image_encoder', this.memory('image_encoder', { batch: 1 }, device.attention), device);
+    return this.stage('image_encoder', `image encoder, 1 image ${s}×${s}`, 'image_encoder', this.memory('image_encoder', { batch: 1 }, device), device);
   }
 
   vaeEncoder(r: Pick<PlanRequest, 'width' | 'height'>, device: DeviceLimits): StagePlan {
-    return this.stage('vae_encoder', `VAE encoder, 1 image ${r.width}×${r.height}`, 'vae_encoder', this.memory('vae_encoder', { batch: 1, height: r.height, width: r.width }, device.attention), device);
+    return this.stage('vae_encoder', `VAE encoder, 1 image ${r.width}×${r.height}`, 'vae_encoder', this.memory('vae_encoder', { batch: 1, height: r.height, width: r.width }, device), device);
   }
 
   /** The denoising loop with `batch` rows per UNet call; `split` = the guidance halves as two batch-1 calls. */
@@ -206,7 +225,7 @@ export class MemoryPlanner {
     const f = this.model.facts.vaeScaleFactor;
     const [h, w] = [r.height / f, r.width / f];
     const callBatch = split ? 1 : batch;
-    const unet = this.memory('unet', { batch: callBatch, frames: r.frames, height: h, width: w }, device.attention);
+    const unet = this.memory('unet', { batch: callBatch, frames: r.frames, height: h, width: w }, device);
     let loop = 0;
     let also: GraphMemory | undefined;
     const onDevice = device.kind === 'webgpu' && !split;
@@ -227,7 +246,7 @@ export class MemoryPlanner {
   vaeDecoder(r: PlanRequest, chunk: number, device: DeviceLimits): StagePlan {
     const f = this.model.facts.vaeScaleFactor;
     const n = Math.min(chunk, r.frames);
-    const m = this.memory('vae_decoder', { frames: n, latent_height: r.height / f, latent_width: r.width / f }, device.attention);
+    const m = this.memory('vae_decoder', { frames: n, latent_height: r.height / f, latent_width: r.width / f }, device);
     return this.stage('vae_decoder', `VAE decoder, ${n} frame${n === 1 ? '' : 's'} a chunk, ${r.width}×${r.height}`, 'vae_decoder', m, device);
   }
 

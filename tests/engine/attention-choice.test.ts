@@ -13,7 +13,7 @@ import { InProcessEngine, type ModelHost } from '../../src/engine/in-process.ts'
 import { readModelManifest } from '../../src/engine/node-host.ts';
 import { deviceLimits } from '../../src/engine/memory-check.ts';
 import { NodeRuntime } from '../../src/runtime/node.ts';
-import { MemoryPlanner, DEFAULT_ATTENTION_SCORE_BYTES } from '../../src/plan/request-plan.ts';
+import { MemoryPlanner, DEFAULT_ATTENTION_SCORE_BYTES, attentionScoreBudget } from '../../src/plan/request-plan.ts';
 import { planModelFromManifest } from '../../src/plan/model.ts';
 import { convertCheckpoint } from '../../src/compiler/convert-folder.ts';
 import { scoreBytes, largestChunkRows } from '../../src/compiler/onnx/chunked-attention.ts';
@@ -67,17 +67,21 @@ describe('chunked attention in the engine', () => {
     expect(Math.max(...counts)).toBeGreaterThan(1);
     // the plan's chunks fit the budget (checked on the plan's own sites)
     const planner = new MemoryPlanner(planModelFromManifest(readModelManifest(dir), (p) => new Uint8Array(readFileSync(join(dir, p)))));
-    const m = planner.memory('unet', { batch: 2, frames: 2, height: 32, width: 32 }, { kind: 'chunked', scoreBytes: budget });
+    const m = planner.memory('unet', { batch: 2, frames: 2, height: 32, width: 32 }, { kind: 'webgpu', attention: { kind: 'chunked', scoreBytes: budget } });
     for (const s of m.attentionSites) expect(scoreBytes(s, largestChunkRows(s.queries, s.chunks!))).toBeLessThanOrEqual(Math.max(budget, scoreBytes(s, 1)));
     await engine.release();
   }, 120_000);
 
-  it('device limits: the score budget is the default or the user\'s, never above the buffer limits; none where fused is used', () => {
+  it('device limits: chunked with the user\'s score budget or the plan\'s (never above the buffer limit); none where fused is used', () => {
     expect(deviceLimits(gpu, undefined).attention).toBeUndefined();
     const chunkedGpu = { ...gpu, attention: verdict };
-    expect(deviceLimits(chunkedGpu, undefined).attention).toEqual({ kind: 'chunked', scoreBytes: Math.min(DEFAULT_ATTENTION_SCORE_BYTES, 2 ** 27) });
-    expect(deviceLimits({ ...chunkedGpu, maxStorageBufferBindingSize: 2 ** 31 }, undefined).attention?.scoreBytes).toBe(DEFAULT_ATTENTION_SCORE_BYTES);
-    expect(deviceLimits(chunkedGpu, { attentionScoreBytes: 1000 }).attention?.scoreBytes).toBe(1000);
+    expect(deviceLimits(chunkedGpu, undefined).attention).toEqual({ kind: 'chunked' });
+    expect(deviceLimits(chunkedGpu, { attentionScoreBytes: 1000 }).attention).toEqual({ kind: 'chunked', scoreBytes: 1000 });
+    // the plan's own budget: half the graph's largest other buffer, at least 512 MiB, within the buffer limit
+    expect(attentionScoreBudget(100, undefined)).toBe(DEFAULT_ATTENTION_SCORE_BYTES);
+    expect(attentionScoreBudget(2.4e9, undefined)).toBe(1.2e9);
+    expect(attentionScoreBudget(2.4e9, 2 ** 30)).toBe(2 ** 30);
+    expect(attentionScoreBudget(100, 2 ** 27)).toBe(2 ** 27);
     expect(deviceLimits({ ...chunkedGpu, device: 'wasm' }, undefined).attention).toBeUndefined();
   });
 
