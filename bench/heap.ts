@@ -1,7 +1,8 @@
 /**
  * Memory while creating the sessions of a model with ≥ 1 GB of external data (issue 7, must-show 3):
  *   npx tsx bench/heap.ts [--model <dir>] [--graphs image_encoder,vae_encoder,unet,vae_decoder] [--modes bytes,blob]
- *                         [--timeout 240]
+ *                         [--timeout 240] [--split-unet <parts>]
+ * (--split-unet: the UNet cut into parts as the app cuts it for the device loop, each part's session measured)
  *
  * Model: the synthetic full-size SVD-XT converted by bench/convert.ts (its cache, /tmp/svd-web-bench/model-svd-xt-q4f16;
  * converted first with `bench/convert.ts --no-ort` when absent). Its files are hard-linked into a folder of this
@@ -35,6 +36,7 @@ import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { ROOT } from '../e2e/harness.ts';
 import { launchPersistentBrowser } from '../e2e/support/browser.ts';
 import { formatBytes } from '../src/common/format.ts';
+import { writeSplitUnet } from './split-unet.ts';
 
 const CACHE = join(tmpdir(), 'svd-web-bench');
 const DEFAULT_MODEL = join(CACHE, 'model-svd-xt-q4f16');
@@ -346,12 +348,15 @@ export interface HeapBenchOptions {
   graphs?: string[];
   modes?: Mode[];
   timeoutS?: number;
+  /** measure the UNet cut into this many parts (bench/split-unet.ts) instead of the graphs */
+  splitUnet?: number;
 }
 
 export async function runHeapBench(opts: HeapBenchOptions = {}, log: (s: string) => void = console.log): Promise<{ markdown: string; adapter?: Record<string, unknown> }> {
-  const modelDir = await ensureModel(opts.model ?? DEFAULT_MODEL, log);
+  let modelDir = await ensureModel(opts.model ?? DEFAULT_MODEL, log);
+  let graphs = opts.graphs ?? [...GRAPHS];
+  if (opts.splitUnet) ({ dir: modelDir, graphs } = writeSplitUnet(modelDir, opts.splitUnet, log));
   const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as Manifest;
-  const graphs = opts.graphs ?? [...GRAPHS];
   const modes = opts.modes ?? ['bytes', 'blob'];
   const timeoutMs = (opts.timeoutS ?? 300) * 1000;
   const { server, origin } = await startServer(modelDir);
@@ -424,7 +429,7 @@ export async function runHeapBench(opts: HeapBenchOptions = {}, log: (s: string)
 function formatHeap(manifest: Manifest, rows: Row[], baseline: { renderer: number; gpu: number } | undefined, timeoutMs: number, adapter?: Record<string, unknown>): string {
   const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`;
   const lines: string[] = [];
-  const total = GRAPHS.reduce((a, g) => a + (rows.find((r) => r.graph === g)?.dataBytes ?? 0), 0);
+  const total = [...new Set(rows.map((r) => r.graph))].reduce((a, g) => a + (rows.find((r) => r.graph === g)?.dataBytes ?? 0), 0);
   lines.push(`### Memory while creating sessions: synthetic SVD-XT ${manifest.precision} (${gb(total)} of graphs + external data), WebGPU EP in a worker`);
   lines.push('');
   lines.push(
@@ -459,18 +464,19 @@ function formatHeap(manifest: Manifest, rows: Row[], baseline: { renderer: numbe
         'and Blob (the OPFS path) peak alike. The renderer also holds a second copy while ORT loads the initializers into its wasm memory ' +
         `(renderer RSS above the baseline ≈ ${measured.filter((r) => r.dataBytes >= 0.25e9).map((r) => `${ratio(r).toFixed(1)}× for ${r.graph} as ${r.mode}`).join(', ')} ` +
         'of the data; RSS of the smaller graphs is dominated by what earlier workers left resident) before they go to GPU buffers; ' +
-        'both are released after creation (one component at a time, as the app does). What stands in the way of ≤ 0.6 GB: the UNet is one graph ' +
-        'of 1.14 GB (int8 convs; 0.86 GB with --conv-int4, still over). Ways there: split the UNet into two graphs (down+mid / up, ~0.57 GB ' +
-        'each) created one after the other; or an ORT that streams external data per initializer from a Blob (byte ranges) instead of ' +
-        'reading whole files.',
+        'both are released after creation (one component at a time, as the app does).' +
+        (over.some((o) => o.startsWith('unet '))
+          ? ' The whole UNet is one graph of 1.14 GB (int8 convs): the app creates it in parts on the device loop (measure them with --split-unet 3).'
+          : ''),
     );
   }
   return lines.join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, graphs: { type: 'string' }, modes: { type: 'string' }, timeout: { type: 'string' } } });
+  const { values } = parseArgs({ options: { model: { type: 'string' }, graphs: { type: 'string' }, modes: { type: 'string' }, timeout: { type: 'string' }, 'split-unet': { type: 'string' } } });
   void runHeapBench({
+    splitUnet: values['split-unet'] ? Number(values['split-unet']) : undefined,
     model: values.model,
     graphs: values.graphs?.split(','),
     modes: values.modes?.split(',') as Mode[] | undefined,

@@ -56,6 +56,8 @@ export interface MemoryBudget {
   maxBufferBytes?: number;
   /** chunked attention: the most bytes one chunk's float32 scores may take (default: the plan's, per graph) */
   attentionScoreBytes?: number;
+  /** the JS heap one session's creation should stay within: the UNet on the device loop is made in parts (default 0.6 GB) */
+  sessionPartBytes?: number;
 }
 
 export interface LoadRequest {
@@ -138,6 +140,8 @@ export interface LocalRunInfo {
   loop: 'device' | 'cpu';
   /** whether the device loop replayed captured UNet commands, and why not */
   graphCapture: { on: boolean; reason?: string };
+  /** graphs whose session was created in parts (the memory plan's choice, for the JS heap), and how many */
+  sessionParts?: Partial<Record<'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder', number>>;
   /** the denoising loop's work: UNet calls made, and their FLOPs where the model records its work (manifest.work) */
   work: DenoiseWork;
 }

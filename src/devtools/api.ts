@@ -35,6 +35,8 @@ export interface OrtRunRequest {
   externalData?: { path: string; url: string }[];
   /** Let ORT place shape computations on the CPU (our compiled graphs need it; tiny self-tests don't). */
   allowCpuFallback?: boolean;
+  /** onnxruntime's graph optimisations (default 'all'); 'disabled' runs the graph's own nodes, kernel for kernel */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   ep: OrtEp;
   /** float32 inputs by name. */
   feeds: Record<string, { dims: number[]; data: number[] }>;
@@ -153,7 +155,7 @@ export interface PipelineJob {
 
 export interface PipelineJobReport {
   outcome: 'result' | 'cancelled' | 'error';
-  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu'; graphCapture: { on: boolean; reason?: string }; work: DenoiseWork };
+  result?: { seed: number; width: number; height: number; fps: number; frameCount: number; timings: Record<string, number>; readbacks: { denoise: number }; loop: 'device' | 'cpu'; graphCapture: { on: boolean; reason?: string }; sessionParts?: Record<string, number>; work: DenoiseWork };
   error?: { code: string; message: string };
   progress: { stage: string; step: number; total: number; etaSeconds?: number }[];
   frameBatches: number;

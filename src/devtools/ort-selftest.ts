@@ -37,6 +37,7 @@ export async function runOrtSelfTest(req: OrtRunRequest, where: 'page' | 'worker
     externalData: req.externalData?.map(({ path, url }) => ({ path, data: url })),
     // Fail loudly instead of silently running nodes on the CPU.
     extra: req.ep === 'webgpu' && !req.allowCpuFallback ? { session: { disable_cpu_ep_fallback: '1' } } : undefined,
+    ...(req.graphOptimizationLevel ? { graphOptimizationLevel: req.graphOptimizationLevel } : {}),
   });
   const t1 = performance.now();
   try {

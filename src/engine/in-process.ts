@@ -74,8 +74,8 @@ export class InProcessEngine implements LocalEngine {
       const memory = this.model.planner
         ? await guard(async () => checkMemory(await this.model!.planner!(), planFraming(job.image.pixels, checked.request, manifest), job, checked.request, device))
         : undefined;
-      // where the fused kernel failed the self-test, sessions are made with the plan's chunked attention
-      runtime.chunkAttention?.(memory?.attentionChunking);
+      // sessions as the plan says: chunked attention where the fused kernel failed the self-test, the UNet in parts
+      runtime.useSessionPlan?.({ attention: memory?.attentionChunking, parts: memory?.sessionParts });
       const started = now();
       const clock = runtime.stats;
       await clock.settled();
@@ -115,6 +115,7 @@ export class InProcessEngine implements LocalEngine {
           readbacks: result.readbacks,
           loop: result.loop,
           graphCapture: result.graphCapture,
+          ...(memory?.sessionParts ? { sessionParts: memory.sessionParts } : {}),
           work: result.work,
         },
       };

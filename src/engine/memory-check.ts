@@ -19,6 +19,7 @@ export function deviceLimits(device: DeviceInfo, budget: GenerateJob['memoryBudg
     gpuBytes: budget?.gpuBytes,
     maxBufferSize: buffer.length ? Math.min(...buffer) : undefined,
     maxStorageBufferBindingSize: device.maxStorageBufferBindingSize,
+    ...(budget?.sessionPartBytes ? { sessionPartBytes: budget.sessionPartBytes } : {}),
   };
   // the plan chooses each graph's score budget unless one is given (tests)
   if (device.attention?.kind === 'chunked') limits.attention = { kind: 'chunked', ...(budget?.attentionScoreBytes ? { scoreBytes: budget.attentionScoreBytes } : {}) };

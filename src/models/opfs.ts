@@ -54,15 +54,18 @@ async function removeFile(dir: FileSystemDirectoryHandle, path: string): Promise
   }
 }
 
-export function opfsFileReader(modelId: string): { read(path: string): Promise<Blob> } {
+export function opfsFileReader(modelId: string): { read(path: string): Promise<Blob>; readRange(path: string, offset: number, length: number): Promise<Uint8Array> } {
+  const read = async (path: string): Promise<File> => {
+    const dir = await modelDirectory(modelId);
+    const handle = await fileHandle(dir, path).catch(() => {
+      throw new Error(`model ${modelId} has no file ${path} in this browser's storage; download or import it again`);
+    });
+    return handle.getFile();
+  };
   return {
-    async read(path) {
-      const dir = await modelDirectory(modelId);
-      const handle = await fileHandle(dir, path).catch(() => {
-        throw new Error(`model ${modelId} has no file ${path} in this browser's storage; download or import it again`);
-      });
-      return handle.getFile();
-    },
+    read,
+    // a File is a Blob: a slice reads only its bytes
+    readRange: async (path, offset, length) => new Uint8Array(await (await read(path)).slice(offset, offset + length).arrayBuffer()),
   };
 }
 

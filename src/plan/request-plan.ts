@@ -28,7 +28,11 @@ import { stepGraphsOf } from '../contract/manifest.ts';
 import { formatBytes } from '../common/format.ts';
 import { graphMemory, inputShapesFor, type GraphMemory, type MemoryGraph, type MemoryOptions, type TensorRecord } from './memory.ts';
 import type { GraphChunking } from '../compiler/onnx/chunked-attention.ts';
+import { chooseCuts } from '../compiler/onnx/split-graph.ts';
+import { evaluateGraph } from '../compiler/onnx/shape-eval.ts';
 import { suggestAlternatives } from './suggest.ts';
+import { refusalMessage } from './refusal.ts';
+export { refusalMessage, type Alternatives } from './refusal.ts';
 
 /** Models up to this size keep every session open between generations (src/engine/web-host.ts uses this one). */
 export const KEEP_SESSIONS_BYTES = 512 * 1024 * 1024;
@@ -67,8 +71,13 @@ export interface DeviceLimits {
   gpuBytes?: number;
   maxBufferSize?: number;
   maxStorageBufferBindingSize?: number;
-  /** JS heap available while a session is created */
+  /** JS heap available while a session is created (a hard limit: a request over it is refused) */
   jsHeapBytes?: number;
+  /**
+   * The JS heap one session's creation should stay within where the session can be made in parts (the UNet on the
+   * device loop): the plan cuts it into as many parts as that takes (default SESSION_PART_BYTES)
+   */
+  sessionPartBytes?: number;
   /**
    * How fused attention runs: absent, the device's own kernel (flash attention, counted as its output only);
    * 'chunked', replaced at load time by query-chunked attention (src/compiler/onnx/chunked-attention.ts; chosen where
@@ -77,6 +86,15 @@ export interface DeviceLimits {
    */
   attention?: { kind: 'chunked'; scoreBytes?: number };
 }
+
+/**
+ * The JS heap one session's creation should stay within (the goal of issue 14): onnxruntime-web 1.30 holds a
+ * session's external data whole while it creates it, so the UNet (1.1 GB for SVD-XT q4f16) is created in parts.
+ */
+export const SESSION_PART_BYTES = 0.6e9;
+/** How far a part may be from an equal share (src/compiler/onnx/split-graph.ts cuts within an eighth of a share): the
+ * part count is chosen with it, before the cuts are made. */
+const PART_IMBALANCE = 1 + 1 / 8;
 
 /** Chunked attention's least score budget per chunk: big chunks mean fewer nodes (faster session creation). */
 export const DEFAULT_ATTENTION_SCORE_BYTES = 512 * 1024 * 1024;
@@ -140,6 +158,8 @@ export interface RequestPlan {
   sessionJsBytes: number;
   /** with chunked attention: each graph's chunking, for the runtime to apply when it creates the session */
   attentionChunking?: Partial<Record<NetworkName, GraphChunking>>;
+  /** graphs whose (device) session is created in parts, and how many (the UNet on the device loop, when over sessionPartBytes) */
+  sessionParts?: Partial<Record<NetworkName, number>>;
   fits: boolean;
   /** when it does not fit: the sentence for the user */
   refusal?: string;
@@ -243,6 +263,29 @@ export class MemoryPlanner {
     return this.stage('denoise', `UNet, ${how}, ${r.frames} frames, ${h}×${w} latents`, 'unet', unet, device, { loop, also });
   }
 
+  /** How many parts the UNet's session on the device loop is made in, for the session budget (1: whole; off the loop). */
+  private unetParts(stage: StagePlan, batch: 1 | 2, device: DeviceLimits): number {
+    if (device.kind !== 'webgpu' || !this.model.graphs[stepGraphsOf(this.model.sampler)[batch - 1]]) return 1;
+    return Math.max(1, Math.ceil((stage.sessionJsBytes * PART_IMBALANCE) / (device.sessionPartBytes ?? SESSION_PART_BYTES)));
+  }
+
+  /**
+   * The denoise stage with the UNet in `parts` (src/compiler/onnx/split-graph.ts cuts the same way at load time): each
+   * part's session reads its own weights (+ its share of the .onnx), and the values crossing the cuts sit in buffers
+   * of the chain's own for the whole loop.
+   */
+  private inParts(stage: StagePlan, r: PlanRequest, batch: 1 | 2, parts: number, device: DeviceLimits): StagePlan {
+    const entry = this.model.graphs.unet;
+    const f = this.model.facts.vaeScaleFactor;
+    const shapes = inputShapesFor(entry.graph, { batch, frames: r.frames, height: r.height / f, width: r.width / f }, 'unet');
+    const cuts = chooseCuts(entry.graph, evaluateGraph(entry.graph, shapes), parts, 'unet');
+    const crossing = cuts.crossingBytes.reduce((a, b) => a + b, 0);
+    const sessionJsBytes = Math.max(...cuts.partWeightBytes) + Math.ceil(entry.modelBytes / parts);
+    const planned: StagePlan = { ...stage, loopBytes: stage.loopBytes + crossing, peakBytes: stage.peakBytes + crossing, sessionJsBytes };
+    planned.fits = stageFits(planned, device, this.margin);
+    return planned;
+  }
+
   vaeDecoder(r: PlanRequest, chunk: number, device: DeviceLimits): StagePlan {
     const f = this.model.facts.vaeScaleFactor;
     const n = Math.min(chunk, r.frames);
@@ -262,7 +305,11 @@ export class MemoryPlanner {
 
     const batch: 1 | 2 = request.guidance ? 2 : 1;
     let split = false;
+    // on the device loop the UNet's session may be made in parts (for the JS heap); its buffers count in the fit
+    const sessionParts: Partial<Record<NetworkName, number>> = {};
     let denoise = this.denoise(request, batch, false, device);
+    const parts = this.unetParts(denoise, batch, device);
+    if (parts > 1) denoise = this.inParts(denoise, request, batch, parts, device);
     if (!denoise.fits && batch === 2) {
       const halves = this.denoise(request, 2, true, device);
       if (halves.fits) notes.push(`the guidance batch of 2 needs ${formatBytes(denoise.peakBytes)}: the two halves run as separate UNet calls (same video, a little slower)`);
@@ -282,6 +329,11 @@ export class MemoryPlanner {
       });
     }
 
+    if (!split && parts > 1) {
+      sessionParts.unet = parts;
+      notes.push(`the UNet's session is created in ${parts} parts, the largest reading ${formatBytes(denoise.sessionJsBytes)} (the JS heap holds one part's weights at a time); ${formatBytes(denoise.loopBytes)} of loop buffers include the values passed between parts`);
+    }
+
     const stages = [image, vae, denoise, decoder];
     const sessionJsBytes = Math.max(...stages.map((s) => s.sessionJsBytes));
     const jsFits = device.jsHeapBytes === undefined || sessionJsBytes <= device.jsHeapBytes;
@@ -290,6 +342,7 @@ export class MemoryPlanner {
     const plan: RequestPlan = {
       request, device, margin: this.margin, guidanceBatch: split ? 1 : batch, splitGuidance: split, decodeChunk: chunk, changes, stages,
       peakBytes: Math.max(...stages.map((s) => s.peakBytes)), largestBuffer, sessionJsBytes, fits, notes,
+      ...(Object.keys(sessionParts).length ? { sessionParts } : {}),
     };
     if (device.attention) {
       const graphOf: Record<StageName, NetworkName> = { image_encoder: 'image_encoder', vae_encoder: 'vae_encoder', denoise: 'unet', vae_decoder: 'vae_decoder' };
@@ -319,37 +372,4 @@ export function bufferLimit(device: DeviceLimits): number | undefined {
   if (device.kind !== 'webgpu') return undefined;
   const limits = [device.maxBufferSize, device.maxStorageBufferBindingSize].filter((x): x is number => x !== undefined);
   return limits.length ? Math.min(...limits) : undefined;
-}
-
-export interface Alternatives {
-  frames?: number;
-  size?: { width: number; height: number };
-  cpu: boolean;
-}
-
-/** "25 frames at 1024×576 needs about X of GPU memory and a Y buffer; this GPU allows Z: try …". */
-export function refusalMessage(plan: RequestPlan, alternatives?: Alternatives): string {
-  const { request: r, device } = plan;
-  const worst = plan.stages.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
-  const where = device.kind === 'wasm' ? 'memory (wasm)' : 'GPU memory';
-  const needs = `${r.frames} frames at ${r.width}×${r.height} need${r.frames === 1 ? 's' : ''} about ${formatBytes(worst.peakBytes)} of ${where} and a ${formatBytes(plan.largestBuffer.bytes)} buffer`;
-  const allows: string[] = [];
-  const memory = device.kind === 'wasm' ? WASM_MEMORY_BYTES : device.gpuBytes;
-  if (memory !== undefined) allows.push(`${formatBytes(memory * (1 - plan.margin))} of ${formatBytes(memory)} (${Math.round(plan.margin * 100)}% kept free)`);
-  const limit = bufferLimit(device);
-  if (limit !== undefined) allows.push(`buffers up to ${formatBytes(limit)}`);
-  const who = device.kind === 'wasm' ? 'the CPU (wasm) allows' : 'this GPU allows';
-  let text = `${needs}; ${who} ${allows.join(' and ') || 'less'}`;
-  const js = plan.notes.find((n) => n.startsWith('creating the'));
-  if (js) text += `; ${js}`;
-  if (!alternatives) return `${text}.`;
-  const tries: string[] = [];
-  if (alternatives.frames) tries.push(`${alternatives.frames} frames`);
-  if (alternatives.size) tries.push(`${alternatives.size.width}×${alternatives.size.height}`);
-  if (alternatives.cpu) tries.push('the CPU (slow)');
-  if (!tries.length) {
-    return `${text}. Neither fewer frames nor a smaller preset size fits ${device.kind === 'wasm' ? 'the CPU' : 'this GPU'} either: try a smaller custom size${device.kind === 'wasm' ? '' : ', or a device with more GPU memory'}.`;
-  }
-  const list = tries.length === 1 ? tries[0] : `${tries.slice(0, -1).join(', ')} or ${tries[tries.length - 1]}`;
-  return `${text}: try ${list}.`;
 }

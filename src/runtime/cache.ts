@@ -5,10 +5,10 @@
  *
  * Device sessions are created for fixed input shapes (and maybe captured), so they are cached per graph AND
  * setup: a job with other shapes replaces the graph's session rather than adding a second copy of its weights. The
- * same holds for the attention chunking a session was made with.
+ * same holds for the attention chunking and the split (src/runtime/types.ts SessionPlan) it was made with.
  */
 import type { GraphName } from '../contract/manifest.ts';
-import type { AttentionChunking, DeviceResidency, DeviceSession, DeviceSessionOptions, GraphSession, ModelRuntime } from './types.ts';
+import type { SessionPlan, DeviceResidency, DeviceSession, DeviceSessionOptions, GraphSession, ModelRuntime } from './types.ts';
 
 interface Entry<S> {
   key: string;
@@ -19,14 +19,14 @@ export class CachingRuntime implements ModelRuntime {
   private readonly sessions = new Map<GraphName, Entry<GraphSession>>();
   private readonly deviceSessions = new Map<GraphName, Entry<DeviceSession>>();
   readonly resident?: DeviceResidency;
-  private attention: AttentionChunking | undefined;
+  private sessionPlan: SessionPlan = {};
 
   constructor(private readonly inner: ModelRuntime) {
     const device = inner.resident;
     if (device) {
       const deviceSessions = this.deviceSessions;
       this.resident = {
-        open: (graph, options) => cached(deviceSessions, graph, `${setupKey(options)}|${this.attentionKey(graph)}`, () => device.open(graph, options)),
+        open: (graph, options) => cached(deviceSessions, graph, `${setupKey(options)}|${this.planKey(graph)}`, () => device.open(graph, options)),
         upload: (t) => device.upload(t),
         allocate: (dims) => device.allocate(dims),
         write: (t, data) => device.write(t, data),
@@ -48,17 +48,17 @@ export class CachingRuntime implements ModelRuntime {
   }
 
   open(graph: GraphName): Promise<GraphSession> {
-    return cached(this.sessions, graph, this.attentionKey(graph), () => this.inner.open(graph));
+    return cached(this.sessions, graph, this.planKey(graph), () => this.inner.open(graph));
   }
 
-  chunkAttention(chunking: AttentionChunking | undefined): void {
-    this.attention = chunking;
-    this.inner.chunkAttention?.(chunking);
+  useSessionPlan(plan: SessionPlan): void {
+    this.sessionPlan = plan;
+    this.inner.useSessionPlan?.(plan);
   }
 
-  /** A session made with other attention chunking is replaced, not reused. */
-  private attentionKey(graph: GraphName): string {
-    return JSON.stringify(this.attention?.[graph] ?? null);
+  /** A session made with another attention chunking or split is replaced, not reused. */
+  private planKey(graph: GraphName): string {
+    return JSON.stringify([this.sessionPlan.attention?.[graph] ?? null, this.sessionPlan.parts?.[graph] ?? 1]);
   }
 
   /** Releases every cached session. */

@@ -27,12 +27,19 @@ export interface ModelRuntime {
   open(graph: GraphName): Promise<GraphSession>;
   /** Present where tensors can stay on the device between runs (WebGPU). */
   readonly resident?: DeviceResidency;
+  /** How sessions are made from now on (the memory plan's choices for the next job); where absent, as converted. */
+  useSessionPlan?(plan: SessionPlan): void;
+}
+
+/** The memory plan's choices for the sessions of a job. */
+export interface SessionPlan {
+  /** each graph's fused attention replaced by query-chunked attention, chunked so (src/compiler/onnx/chunked-attention.ts) */
+  attention?: AttentionChunking;
   /**
-   * Sessions created from now on replace each graph's fused attention by query-chunked attention as given (the
-   * memory plan's chunking, on a device whose fused kernel failed the attention self-test); undefined: as converted.
-   * Present where the runtime can rewrite graphs (the browser's).
+   * device sessions of these graphs created as this many parts, each from its own weights, chained on device buffers
+   * (src/compiler/onnx/split-graph.ts): session creation holds one part's weights in the JS heap at a time
    */
-  chunkAttention?(chunking: AttentionChunking | undefined): void;
+  parts?: Partial<Record<GraphName, number>>;
 }
 
 /** Each graph's chunking of its fused attention nodes (src/compiler/onnx/chunked-attention.ts). */

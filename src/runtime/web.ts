@@ -6,15 +6,30 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { graphEntry, type GraphName, type ModelManifest } from '../contract/manifest.ts';
 import { chunkAttentionInModel } from '../compiler/onnx/chunked-attention.ts';
-import { newStats, type AttentionChunking, type DeviceResidency, type DeviceSession, type DeviceSessionOptions, type DeviceTensor, type GraphSession, type ModelRuntime, type Tensor32 } from './types.ts';
-import { staticDimensions } from './shapes.ts';
+import { newStats, type DeviceResidency, type GraphSession, type ModelRuntime, type SessionPlan, type Tensor32 } from './types.ts';
+import { WebGpuResidency } from './web-residency.ts';
+import { splitGraph, type GraphPart } from '../compiler/onnx/split-graph.ts';
+import { evaluateGraph } from '../compiler/onnx/shape-eval.ts';
+import { decodeGraph } from '../plan/model.ts';
+import onnxProto from 'onnx-proto';
 import { ortWasmPaths } from './assets.ts';
 import type { RunOnDevice } from './attention-check.ts';
 
 /** Reads one file of a model folder (from OPFS, or over HTTP). */
 export interface ModelFileReader {
   read(path: string): Promise<Uint8Array | Blob>;
+  /** `length` bytes of a file from `offset` (a graph's part reads only its own weights) */
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
 }
+
+/** What a session is made from when it is not a graph's own files: a part's graph and its assembled weights. */
+export interface SessionSource {
+  model: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+// onnx-proto is CommonJS; its namespace is the default export under Node's ESM loader (as in src/compiler/onnx/graph.ts).
+const { onnx } = onnxProto;
 
 export interface GpuSetup {
   device: GPUDevice;
@@ -104,7 +119,7 @@ export interface SessionSetup {
 export class WebRuntime implements ModelRuntime {
   readonly stats = newStats();
   readonly resident?: DeviceResidency;
-  private attention: AttentionChunking | undefined;
+  private sessionPlan: SessionPlan = {};
 
   constructor(
     private readonly manifest: ModelManifest,
@@ -116,19 +131,44 @@ export class WebRuntime implements ModelRuntime {
     if (device === 'webgpu' && gpu) this.resident = new WebGpuResidency(this, manifest, gpu.device);
   }
 
-  chunkAttention(chunking: AttentionChunking | undefined): void {
-    this.attention = chunking;
+  useSessionPlan(plan: SessionPlan): void {
+    this.sessionPlan = plan;
   }
 
-  /** Creates an ORT session of one graph from the model's files (its fused attention chunked where so planned). */
-  async createSession(graph: GraphName, setup: SessionSetup = {}): Promise<ort.InferenceSession> {
+  /** How many parts the session plan cuts a graph's device session into (1: whole). */
+  partsOf(graph: GraphName): number {
+    return this.sessionPlan.parts?.[graph] ?? 1;
+  }
+
+  /** A graph's .onnx bytes as sessions are made from them: its fused attention chunked where so planned. */
+  private async graphBytes(graph: GraphName): Promise<Uint8Array> {
+    const model = await this.files.read(graphEntry(this.manifest, graph).model);
+    const converted = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;
+    const chunking = this.sessionPlan.attention?.[graph];
+    return chunking ? chunkAttentionInModel(converted, chunking) : converted;
+  }
+
+  /** The graph cut into `parts` at these input shapes (src/compiler/onnx/split-graph.ts). */
+  async split(graph: GraphName, shapes: Record<string, readonly number[]>, parts: number): Promise<GraphPart[]> {
+    const bytes = await this.graphBytes(graph);
+    const evaluation = evaluateGraph(decodeGraph(bytes), Object.fromEntries(Object.entries(shapes).map(([k, v]) => [k, [...v]])));
+    return splitGraph(onnx.ModelProto.decode(bytes), evaluation, parts, graph);
+  }
+
+  /** A part's session source: its graph and its weights, read range by range (only this part's bytes are held). */
+  async partSource(part: GraphPart): Promise<SessionSource> {
+    const data = new Uint8Array(part.dataBytes);
+    for (const r of part.ranges) data.set(await this.files.readRange(r.path, r.offset, r.length), r.partOffset);
+    return { model: part.model, externalData: [{ path: part.dataPath, data }] };
+  }
+
+  /** Creates an ORT session of one graph from the model's files (or of a part, from `source`). */
+  async createSession(graph: GraphName, setup: SessionSetup = {}, source?: () => Promise<SessionSource>): Promise<ort.InferenceSession> {
     const entry = graphEntry(this.manifest, graph);
     const t0 = performance.now();
-    const model = await this.files.read(entry.model);
-    const converted = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;
-    const chunking = this.attention?.[graph];
-    const modelBytes = chunking ? chunkAttentionInModel(converted, chunking) : converted;
-    const externalData = await Promise.all(entry.externalData.map(async (path) => ({ path, data: await this.files.read(path) })));
+    const { model: modelBytes, externalData } = source
+      ? await source()
+      : { model: await this.graphBytes(graph), externalData: await Promise.all(entry.externalData.map(async (path) => ({ path, data: await this.files.read(path) }))) };
     const ep: ort.InferenceSession.ExecutionProviderConfig =
       this.device === 'webgpu' ? ({ name: 'webgpu', device: this.gpu?.device } as ort.InferenceSession.ExecutionProviderConfig) : 'wasm';
     try {
@@ -195,163 +235,6 @@ export class WebRuntime implements ModelRuntime {
   }
 }
 
-/** A GPU buffer of ours, seen by ORT as a float32 tensor. */
-class GpuTensor implements DeviceTensor {
-  readonly tensor: ort.Tensor;
-
-  constructor(
-    readonly buffer: GPUBuffer,
-    readonly dims: readonly number[],
-  ) {
-    this.tensor = ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims });
-  }
-
-  dispose(): void {
-    this.buffer.destroy();
-  }
-}
-
-/** ORT refuses graph capture at session creation when a node would run on the CPU; this is how it says so. */
-const CAPTURE_REFUSED = /graph capture/i;
-
-/**
- * Keeps tensors in GPU buffers between runs. Every buffer is ours (uploads, allocations, and pre-allocated outputs
- * that ORT writes into), so a loop can run on fixed buffers and ORT can capture and replay it.
- */
-class WebGpuResidency implements DeviceResidency {
-  readbacks = 0;
-
-  constructor(
-    private readonly runtime: WebRuntime,
-    private readonly manifest: ModelManifest,
-    private readonly device: GPUDevice,
-  ) {}
-
-  async open(graph: GraphName, options: DeviceSessionOptions): Promise<DeviceSession> {
-    const inputs = graphEntry(this.manifest, graph).inputs;
-    const dimensions = inputs ? staticDimensions(graph, inputs, options.shapes) : undefined;
-    let capture: DeviceSession['capture'] = { on: false, reason: 'not asked for' };
-    let session: ort.InferenceSession | undefined;
-    if (options.capture && !dimensions) capture = { on: false, reason: 'the model does not record its input shapes (convert it again with this version)' };
-    if (options.capture && dimensions) {
-      try {
-        session = await this.runtime.createSession(graph, { outputsOnGpu: true, dimensions, capture: true });
-        capture = { on: true };
-      } catch (e) {
-        if (!CAPTURE_REFUSED.test(String((e as Error).message))) throw e;
-        capture = { on: false, reason: `onnxruntime refused it: ${(e as Error).message}` };
-      }
-    }
-    session ??= await this.runtime.createSession(graph, { outputsOnGpu: true, dimensions });
-    const ready = session;
-    const toOrt = (v: Tensor32 | DeviceTensor): ort.Tensor => (v instanceof GpuTensor ? v.tensor : new ort.Tensor('float32', (v as Tensor32).data, (v as Tensor32).dims));
-    if (!capture.on) {
-      return {
-        capture,
-        run: async (feeds, outputs) => {
-          const fetches = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, (v as GpuTensor).tensor]));
-          await this.runtime.timedRun(ready, mapValues(feeds, toOrt), fetches);
-        },
-        release: () => ready.release(),
-      };
-    }
-    // A captured session binds its inputs and outputs at the first run and replays onto those very buffers ever
-    // after: onnxruntime-web ignores the tensors of later runs. So the session owns its input buffers and each run
-    // copies the caller's inputs into them, on the device; a loop that keeps the session across jobs stays correct.
-    // Outputs are left to ORT (pre-allocated ones break in 1.30: after the first run ORT stops recognising them and
-    // looks up a buffer handle it has already released) and copied into the caller's tensors after each run.
-    const bound = new Map<string, GpuTensor>();
-    const boundFor = (name: string, dims: readonly number[]): GpuTensor => {
-      let t = bound.get(name);
-      if (!t) bound.set(name, (t = this.allocate(dims) as GpuTensor));
-      else if (t.dims.join() !== dims.join()) throw new Error(`${graph}: "${name}" was bound as [${t.dims}] and cannot take [${dims}] (the session is captured for fixed shapes)`);
-      return t;
-    };
-    return {
-      capture,
-      run: async (feeds, outputs) => {
-        const copyIn = this.device.createCommandEncoder();
-        const inputsOrt: Record<string, ort.Tensor> = {};
-        for (const [name, v] of Object.entries(feeds)) {
-          const target = boundFor(name, v.dims);
-          if (v instanceof GpuTensor) copyIn.copyBufferToBuffer(v.buffer, 0, target.buffer, 0, byteSize(v.dims));
-          else this.write(target, (v as Tensor32).data);
-          inputsOrt[name] = target.tensor;
-        }
-        this.device.queue.submit([copyIn.finish()]);
-        const out = await this.runtime.timedRun(ready, inputsOrt, Object.keys(outputs));
-        const copyOut = this.device.createCommandEncoder();
-        for (const [name, v] of Object.entries(outputs)) {
-          const produced = out[name];
-          if (!produced) throw new Error(`${graph}: the run gave no output "${name}"`);
-          if (produced.dims.join() !== v.dims.join()) throw new Error(`${graph}: output "${name}" is [${produced.dims}], the caller's tensor [${v.dims}]`);
-          copyOut.copyBufferToBuffer(produced.gpuBuffer, 0, (v as GpuTensor).buffer, 0, byteSize(v.dims));
-        }
-        this.device.queue.submit([copyOut.finish()]);
-        // the handles ORT returned; the buffers behind them belong to the captured graph and stay
-        for (const t of Object.values(out)) t.dispose();
-      },
-      release: async () => {
-        await ready.release();
-        for (const t of bound.values()) t.dispose();
-        bound.clear();
-      },
-    };
-  }
-
-  private buffer(byteLength: number): GPUBuffer {
-    // ORT's kernels bind buffers as arrays of vec4 (its own allocations are rounded up to 16 bytes); a [1] tensor in
-    // a 4-byte buffer fails validation
-    const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
-    return this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  }
-
-  upload(t: Tensor32): DeviceTensor {
-    const out = new GpuTensor(this.buffer(t.data.byteLength), t.dims);
-    this.write(out, t.data);
-    return out;
-  }
-
-  allocate(dims: readonly number[]): DeviceTensor {
-    return new GpuTensor(this.buffer(byteSize(dims)), dims); // new buffers are zeroed
-  }
-
-  write(t: DeviceTensor, data: Float32Array): void {
-    this.device.queue.writeBuffer((t as GpuTensor).buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-  }
-
-  async read(t: DeviceTensor): Promise<Tensor32> {
-    this.readbacks++;
-    const src = (t as GpuTensor).buffer;
-    const bytes = byteSize(t.dims);
-    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    try {
-      const encoder = this.device.createCommandEncoder();
-      encoder.copyBufferToBuffer(src, 0, staging, 0, Math.max(4, bytes));
-      this.device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const data = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-      staging.unmap();
-      return { data, dims: [...t.dims] };
-    } finally {
-      staging.destroy();
-    }
-  }
-
-  whenIdle(): Promise<void> {
-    return this.device.queue.onSubmittedWorkDone();
-  }
-}
-
-/** Bytes of a float32 tensor. */
-function byteSize(dims: readonly number[]): number {
-  return dims.reduce((a, b) => a * b, 1) * 4;
-}
-
-function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
-}
-
 /** Files over HTTP below a base URL. */
 export function httpFileReader(baseUrl: string, signal?: AbortSignal): ModelFileReader {
   return {
@@ -359,6 +242,15 @@ export function httpFileReader(baseUrl: string, signal?: AbortSignal): ModelFile
       const res = await fetch(new URL(path, baseUrl), { signal });
       if (!res.ok) throw new Error(`fetching ${path} failed: HTTP ${res.status}`);
       return new Uint8Array(await res.arrayBuffer());
+    },
+    async readRange(path, offset, length) {
+      const res = await fetch(new URL(path, baseUrl), { signal, headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+      if (!res.ok) throw new Error(`fetching bytes ${offset}–${offset + length - 1} of ${path} failed: HTTP ${res.status}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      // a server that ignores Range sends the whole file
+      if (res.status === 200) return bytes.slice(offset, offset + length);
+      if (bytes.length !== length) throw new Error(`fetching bytes of ${path}: got ${bytes.length} bytes, asked for ${length}`);
+      return bytes;
     },
   };
 }

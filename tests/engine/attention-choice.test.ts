@@ -43,9 +43,9 @@ describe('chunked attention in the engine', () => {
         const runtime: ModelRuntime = {
           device: inner.device, stats: inner.stats,
           open: (g) => (opened.push(g), inner.open(g)),
-          chunkAttention: (c) => {
+          useSessionPlan: (plan) => {
             expect(opened).toEqual([]); // before any session of the job
-            given.push(c);
+            given.push(plan.attention);
           },
         };
         const planner = async () => new MemoryPlanner(planModelFromManifest(manifest, (p) => new Uint8Array(readFileSync(join(dir, p)))));

@@ -106,11 +106,13 @@ describe('memory plan, real SVD-XT / SVD configs (q4f16, fused attention as `svd
 
     it('memory between the split and the batch-of-2 needs: the halves run as two batch-1 calls (no change to the video)', () => {
       const r = request(25, 1024, 576, 1);
-      const [batch2, split] = [planner.denoise(r, 2, false, NO_LIMITS), planner.denoise(r, 2, true, NO_LIMITS)];
+      // the batch of 2 on the device loop, its UNet made in parts (their values between parts counted): 10.34 GB
+      const [batch2, split] = [planner.plan(r, NO_LIMITS).stages[2], planner.denoise(r, 2, true, NO_LIMITS)];
       const gpuBytes = Math.round((batch2.peakBytes + split.peakBytes) / 2 / 0.9);
       const plan = planner.plan(r, { kind: 'webgpu', gpuBytes });
       expect(plan).toMatchObject({ fits: true, guidanceBatch: 1, splitGuidance: true, decodeChunk: 1, changes: [] });
-      expect(plan.notes[0]).toMatch(/^the guidance batch of 2 needs 7\.38 GB: the two halves run as separate UNet calls/);
+      expect(plan.sessionParts).toBeUndefined();
+      expect(plan.notes[0]).toMatch(/^the guidance batch of 2 needs 10\.34 GB: the two halves run as separate UNet calls/);
     });
 
     it('a 2.5 GB buffer limit: 14 frames keep batch 2, the decode chunk drops from 8 to 4, and the plan says it changes the video', () => {
@@ -173,6 +175,28 @@ describe('memory plan, real SVD-XT / SVD configs (q4f16, fused attention as `svd
       }
     }
     console.log(['', 'chunked attention, the plan\'s score budget (no buffer limit):', ...rows].join('\n'));
+  });
+  it('the UNet session on the device loop in parts: each within 0.6 GB of JS heap, the values between parts counted', () => {
+    const r = request(25, 1024, 576);
+    const gpu: DeviceLimits = { kind: 'webgpu' };
+    const plan = planner.plan(r, gpu);
+    const unet = plan.stages[2];
+    const whole = planner.denoise(r, 2, false, gpu);
+    console.log(`UNet in parts at 1024×576, 25 frames: ${JSON.stringify(plan.sessionParts)}; largest part's session ${formatBytes(unet.sessionJsBytes)} (whole ${formatBytes(whole.sessionJsBytes)}); loop buffers ${formatBytes(whole.loopBytes)} → ${formatBytes(unet.loopBytes)}`);
+    expect(plan.sessionParts).toEqual({ unet: 3 });
+    expect(whole.sessionJsBytes).toBeGreaterThan(1.1e9);
+    expect(unet.sessionJsBytes).toBeLessThanOrEqual(0.6e9);
+    expect(plan.sessionJsBytes).toBeLessThanOrEqual(0.6e9);
+    // the chain's buffers for the values crossing the cuts: more than nothing, less than the activations
+    expect(unet.loopBytes).toBeGreaterThan(whole.loopBytes);
+    expect(unet.loopBytes - whole.loopBytes).toBeLessThan(whole.activationPeak);
+    expect(plan.notes.some((n) => /the UNet's session is created in 3 parts/.test(n))).toBe(true);
+    // split guidance runs the UNet off the device loop, as one session
+    const split = planner.plan(r, { kind: 'webgpu', gpuBytes: whole.peakBytes });
+    expect(split.splitGuidance).toBe(true);
+    expect(split.sessionParts).toBeUndefined();
+    // a smaller session budget, more parts
+    expect(planner.plan(r, { kind: 'webgpu', sessionPartBytes: 0.3e9 }).sessionParts!.unet).toBeGreaterThanOrEqual(4);
   });
 });
 
