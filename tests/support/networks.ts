@@ -71,3 +71,21 @@ export function networkReference(name: NetworkCase): { feeds: Record<string, Ref
     }
   }
 }
+
+/**
+ * The UNet's reference inputs cut down to batch 1, 2 frames and 8×8 latents (the first video, frames and corner of
+ * each): a quarter of the reference's spatial size, for WebGPU checks on SwiftShader where the UNet's time grows with
+ * it. The spatial attention still has 64 queries and keys.
+ */
+export function smallUnetFeeds(): Record<string, RefTensor> {
+  const { feeds } = networkReference('unet');
+  const s = feeds.sample;
+  const [, F, C, H, W] = s.shape;
+  const [f, h, w] = [Math.min(2, F), Math.min(8, H), Math.min(8, W)];
+  const sample = new Float32Array(f * C * h * w);
+  for (let i = 0; i < f; i++) for (let c = 0; c < C; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    sample[((i * C + c) * h + y) * w + x] = s.data[(((0 * F + i) * C + c) * H + y) * W + x];
+  }
+  const firstRow = (t: RefTensor): RefTensor => ({ data: t.data.slice(0, t.data.length / t.shape[0]), shape: [1, ...t.shape.slice(1)] });
+  return { sample: { data: sample, shape: [1, f, C, h, w] }, timestep: feeds.timestep, encoder_hidden_states: firstRow(feeds.encoder_hidden_states), added_time_ids: firstRow(feeds.added_time_ids) };
+}
