@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one markdown report of every benchmark, also written to bench/results/latest.md.
- *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert,hub,sessions] [--no-build]
+ *   npx tsx bench/run.ts [--only pipeline,kernels,flops,mux,heap,convert,hub,sessions,attention] [--no-build]
  *
  * Sections (each also runnable alone, e.g. `npx tsx bench/pipeline.ts`):
  *   pipeline — generation-worker overhead, readbacks per step, time per stage (tiny model, Chromium, WebGPU + wasm)
@@ -8,11 +8,14 @@
  *   flops    — FLOPs of one SVD-XT UNet call at 576×1024, 14 and 25 frames, counted from the graph
  *   mux      — 25 frames of 1024×576 to MP4: WebCodecs VideoEncoder and ffmpeg.wasm in Chromium, native ffmpeg
  *   sessions — session creation of the demo graphs in onnxruntime-node, with and without named intermediate shapes
- *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data)
+ *   heap     — JS heap while creating the sessions of the synthetic full-size SVD-XT (≥ 1 GB external data), and of its
+ *              UNet in the 3 parts the device loop makes
+ *   attention — chunked attention at full size: chunks, nodes, rewrite and session creation (bench/attention.ts)
  *   convert  — bench/convert.ts: synthetic SVD-XT → q4f16 (time, peak RSS, sizes)
  *   hub      — bench/hub.ts: the same checkpoint through a fake Hub, downloaded and converted in a tab (q4f16, q4f32)
  *              vs the CLI (time, JS-held memory, OPFS), then one generation with it (wasm, WebGPU)
- * Runs in the order convert, flops, sessions, kernels, pipeline, mux, heap, hub (heap reads convert's output), prints in the order above.
+ * Runs in the order convert, flops, sessions, attention, kernels, pipeline, mux, heap, hub (attention and heap read convert's
+ * output), prints in the order above.
  * bench/results/latest.md gets the report; with --only, the other sections of the previous latest.md are kept.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,11 +30,12 @@ import { runFlops } from './flops.ts';
 import { runMuxBench } from './mux.ts';
 import { runHeapBench } from './heap.ts';
 import { runSessionsBench } from './sessions.ts';
+import { runAttentionBench } from './attention.ts';
 import { kernelMarkdown, profileUnet, SWIFTSHADER_ICD } from './kernels.ts';
 
-const SECTIONS = ['pipeline', 'kernels', 'flops', 'sessions', 'mux', 'heap', 'convert', 'hub'] as const;
+const SECTIONS = ['pipeline', 'kernels', 'flops', 'sessions', 'attention', 'mux', 'heap', 'convert', 'hub'] as const;
 type Section = (typeof SECTIONS)[number];
-const ORDER: Section[] = ['convert', 'flops', 'sessions', 'kernels', 'pipeline', 'mux', 'heap', 'hub'];
+const ORDER: Section[] = ['convert', 'flops', 'sessions', 'attention', 'kernels', 'pipeline', 'mux', 'heap', 'hub'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, 'no-build': { type: 'boolean', default: false } }, strict: true });
 const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
@@ -104,6 +108,9 @@ try {
         case 'sessions':
           markdown = await runSessionsBench();
           break;
+        case 'attention':
+          markdown = await runAttentionBench();
+          break;
         case 'kernels': {
           // the parity job's step (32×32 latents, CFG) and the small jobs' (8×8): docs/swiftshader-profile.md
           process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
@@ -126,7 +133,7 @@ try {
           await app?.close();
           app = undefined;
           const r = await runHeapBench({}, log);
-          markdown = r.markdown;
+          markdown = `${r.markdown}\n\n${(await runHeapBench({ splitUnet: 3 }, log)).markdown}`;
           const a = r.adapter as { vendor?: string; architecture?: string; isFallbackAdapter?: boolean; features?: string[]; maxBufferSize?: number } | undefined;
           if (a && adapterLine.startsWith('not probed')) {
             adapterLine = `${a.vendor} ${a.architecture}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}, shader-f16 ${a.features?.includes('shader-f16') ? 'yes' : 'no'}, maxBufferSize ${((a.maxBufferSize ?? 0) / 2 ** 30).toFixed(2)} GiB`;
