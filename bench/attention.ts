@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { chunkAttentionInModel } from '../src/compiler/onnx/chunked-attention.ts';
+import { chunkAttentionInModel, chunkingOf } from '../src/compiler/onnx/chunked-attention.ts';
 import { decodeGraph, planModelFromManifest } from '../src/plan/model.ts';
 import { MemoryPlanner } from '../src/plan/request-plan.ts';
 import { formatBytes } from '../src/common/format.ts';
@@ -31,7 +31,7 @@ export async function runAttentionBench(modelDir = DEFAULT_MODEL): Promise<strin
     const [height, width] = [576 / 8, 1024 / 8];
     const symbols = { batch: 2, frames, height, width };
     const m = planner.memory('unet', symbols, { kind: 'webgpu', attention: { kind: 'chunked' } });
-    const chunking = Object.fromEntries(m.attentionSites.map((s) => [s.node, { chunks: s.chunks!, elemType: s.elemType, hidden: s.hidden }]));
+    const chunking = chunkingOf(m.attentionSites);
     const t0 = performance.now();
     const chunked = chunkAttentionInModel(bytes, chunking);
     const rewriteMs = performance.now() - t0;

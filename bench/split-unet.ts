@@ -3,7 +3,8 @@
  * src/runtime/web.ts), written as a model folder of its own: `unet.part<k>.onnx` + `unet.part<k>.data` and a manifest
  * listing them as graphs, so bench/heap.ts measures each part's session creation like any graph's.
  */
-import { closeSync, mkdirSync, rmSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readPartWeights } from '../src/io/node-files.ts';
 import { join } from 'node:path';
 import onnxPkg from 'onnx-proto';
 import { splitGraph } from '../src/compiler/onnx/split-graph.ts';
@@ -30,17 +31,8 @@ export function writeSplitUnet(modelDir: string, parts: number, log: (s: string)
   log(`split-unet: cut in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${split.map((p) => `${p.nodeCount} nodes / ${(p.dataBytes / 1e9).toFixed(2)} GB`).join(', ')}`);
   const entries: Record<string, { model: string; externalData: string[]; nodeCount: number }> = {};
   split.forEach((p, k) => {
-    const data = new Uint8Array(p.dataBytes);
-    for (const r of p.ranges) {
-      const fd = openSync(join(modelDir, r.path), 'r');
-      try {
-        readSync(fd, data, r.partOffset, r.length, r.offset);
-      } finally {
-        closeSync(fd);
-      }
-    }
     writeFileSync(join(dir, `${graphs[k]}.onnx`), p.model);
-    writeFileSync(join(dir, p.dataPath), data);
+    writeFileSync(join(dir, p.dataPath), readPartWeights(modelDir, p));
     entries[graphs[k]] = { model: `${graphs[k]}.onnx`, externalData: [p.dataPath], nodeCount: p.nodeCount };
   });
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ precision: manifest.precision, graphs: entries }));

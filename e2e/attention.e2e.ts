@@ -18,7 +18,7 @@ import { ROOT } from './harness.ts';
 import { startModelServer } from './support/model-server.ts';
 import type { PipelineJob } from '../src/devtools/api.ts';
 import { PRECISIONS } from '../src/compiler/onnx/nn.ts';
-import { chunkAttentionInModel, scoreBytes, type GraphChunking } from '../src/compiler/onnx/chunked-attention.ts';
+import { chunkAttentionInModel, chunkingOf, scoreBytes } from '../src/compiler/onnx/chunked-attention.ts';
 import { decodeGraph } from '../src/plan/model.ts';
 import { graphMemory } from '../src/plan/memory.ts';
 import { compileNetwork, networkReference, smallUnetFeeds, NETWORK_CASES, type NetworkCase } from '../tests/support/networks.ts';
@@ -56,7 +56,7 @@ function compileForms(ep: 'wasm' | 'webgpu'): Compiled {
     const graph = decodeGraph(fusedBytes);
     const budget = Math.max(...graphMemory(graph, shapes).attentionSites.map((s) => scoreBytes(s, s.queries))) / 3;
     const sites = graphMemory(graph, shapes, { attentionScratch: 'chunked', attentionScoreBytes: budget }).attentionSites;
-    const chunking: GraphChunking = Object.fromEntries(sites.map((s) => [s.node, { chunks: s.chunks!, elemType: s.elemType, hidden: s.hidden }]));
+    const chunking = chunkingOf(sites);
     const chunked = `fused/${n}.chunked.onnx`;
     writeFileSync(join(dir, chunked), chunkAttentionInModel(fusedBytes, chunking));
     forms.set(n, {

@@ -9,7 +9,8 @@
  * The app's device loop with the UNet in parts (and its attention chunked) is checked in e2e/attention.e2e.ts, in the
  * same job as chunked attention (one SwiftShader job for both).
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readPartWeights } from '../src/io/node-files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -35,14 +36,8 @@ function writeParts(feeds: Record<string, { shape: number[] }>): { dir: string; 
   const evaluation = evaluateGraph(decodeGraph(bytes), Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])));
   const parts = splitGraph(onnx.ModelProto.decode(bytes), evaluation, PARTS, 'unet');
   parts.forEach((p, k) => {
-    const data = new Uint8Array(p.dataBytes);
-    for (const r of p.ranges) {
-      const fd = openSync(join(dir, r.path), 'r');
-      readSync(fd, data, r.partOffset, r.length, r.offset);
-      closeSync(fd);
-    }
     writeFileSync(join(dir, `part${k}.onnx`), p.model);
-    writeFileSync(join(dir, p.dataPath), data);
+    writeFileSync(join(dir, p.dataPath), readPartWeights(dir, p));
   });
   return { dir, single: { model: compiled.model.path, data: compiled.externalData.map((f) => f.path) }, parts };
 }

@@ -3,6 +3,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { FileTree, OutputFolder, ReadableFile, WritableFile, WrittenFile } from './files.ts';
+import type { GraphPart } from '../compiler/onnx/split-graph.ts';
 
 export function openNodeFile(path: string): ReadableFile {
   let fd = openSync(path, 'r');
@@ -54,4 +55,18 @@ export function nodeOutputFolder(dir: string): OutputFolder {
       };
     },
   };
+}
+
+/** A graph part's weights, read range by range from the model's files in `dir` (as the tab reads them from OPFS). */
+export function readPartWeights(dir: string, part: Pick<GraphPart, 'dataBytes' | 'ranges'>): Uint8Array {
+  const data = new Uint8Array(part.dataBytes);
+  for (const r of part.ranges) {
+    const fd = openSync(join(dir, r.path), 'r');
+    try {
+      readSync(fd, data, r.partOffset, r.length, r.offset);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return data;
 }

@@ -27,7 +27,7 @@ import type { NetworkName, PipelineFacts, SamplerName, StepGraphName } from '../
 import { stepGraphsOf } from '../contract/manifest.ts';
 import { formatBytes } from '../common/format.ts';
 import { graphMemory, inputShapesFor, type GraphMemory, type MemoryGraph, type MemoryOptions, type TensorRecord } from './memory.ts';
-import type { GraphChunking } from '../compiler/onnx/chunked-attention.ts';
+import { chunkingOf, type GraphChunking } from '../compiler/onnx/chunked-attention.ts';
 import { chooseCuts } from '../compiler/onnx/split-graph.ts';
 import { evaluateGraph } from '../compiler/onnx/shape-eval.ts';
 import { suggestAlternatives } from './suggest.ts';
@@ -220,7 +220,7 @@ export class MemoryPlanner {
     const sessionJsBytes = this.sessionJs(graph);
     const plan: StagePlan = { stage, setting, weightBytes, activationPeak, loopBytes, peakBytes, largest, sessionJsBytes, fits: true, ...(m.attentionScores ? { attentionScores: m.attentionScores } : {}) };
     if (device.attention && m.attentionSites.length) {
-      plan.attentionChunking = chunkingOf(m);
+      plan.attentionChunking = chunkingOf(m.attentionSites);
       plan.attentionScoreBytes = m.attentionScoreBytes;
     }
     plan.fits = stageFits(plan, device, this.margin);
@@ -352,11 +352,6 @@ export class MemoryPlanner {
     if (!fits) plan.refusal = refusalMessage(plan, withSuggestions ? suggestAlternatives(this, request, device) : undefined);
     return plan;
   }
-}
-
-/** The runtime's chunking of a graph from its memory at a stage's shapes (planned with chunked attention). */
-function chunkingOf(m: GraphMemory): GraphChunking {
-  return Object.fromEntries(m.attentionSites.map((s) => [s.node, { chunks: s.chunks ?? 1, elemType: s.elemType, hidden: s.hidden }]));
 }
 
 /** Whether a stage fits the device: its peak within (1 − margin) of the memory, its largest buffer within the limits. */

@@ -10,7 +10,6 @@ import { newStats, type DeviceResidency, type GraphSession, type ModelRuntime, t
 import { WebGpuResidency } from './web-residency.ts';
 import { splitGraph, type GraphPart } from '../compiler/onnx/split-graph.ts';
 import { evaluateGraph } from '../compiler/onnx/shape-eval.ts';
-import { decodeGraph } from '../plan/model.ts';
 import onnxProto from 'onnx-proto';
 import { ortWasmPaths } from './assets.ts';
 import type { RunOnDevice } from './attention-check.ts';
@@ -150,9 +149,10 @@ export class WebRuntime implements ModelRuntime {
 
   /** The graph cut into `parts` at these input shapes (src/compiler/onnx/split-graph.ts). */
   async split(graph: GraphName, shapes: Record<string, readonly number[]>, parts: number): Promise<GraphPart[]> {
-    const bytes = await this.graphBytes(graph);
-    const evaluation = evaluateGraph(decodeGraph(bytes), Object.fromEntries(Object.entries(shapes).map(([k, v]) => [k, [...v]])));
-    return splitGraph(onnx.ModelProto.decode(bytes), evaluation, parts, graph);
+    const model = onnx.ModelProto.decode(await this.graphBytes(graph));
+    const g = model.graph!;
+    const evaluation = evaluateGraph({ nodes: g.node ?? [], initializers: g.initializer ?? [], inputs: g.input ?? [] }, Object.fromEntries(Object.entries(shapes).map(([k, v]) => [k, [...v]])));
+    return splitGraph(model, evaluation, parts, graph);
   }
 
   /** A part's session source: its graph and its weights, read range by range (only this part's bytes are held). */

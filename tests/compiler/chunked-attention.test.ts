@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PRECISIONS } from '../../src/compiler/onnx/nn.ts';
-import { chunkAttentionInModel, chunkCount, fusedAttentionNodes, scoreBytes, largestChunkRows, type GraphChunking } from '../../src/compiler/onnx/chunked-attention.ts';
+import { chunkAttentionInModel, chunkCount, chunkingOf, fusedAttentionNodes, scoreBytes, largestChunkRows, type GraphChunking } from '../../src/compiler/onnx/chunked-attention.ts';
 import { Graph } from '../../src/compiler/onnx/graph.ts';
 import { decodeGraph } from '../../src/plan/model.ts';
 import { graphMemory } from '../../src/plan/memory.ts';
@@ -43,7 +43,7 @@ function smallBudgetChunking(modelBytes: Uint8Array, shapes: Record<string, numb
   const planned = graphMemory(graph, shapes, { attentionScratch: 'chunked', attentionScoreBytes: budget }).attentionSites;
   for (const s of planned) expect(scoreBytes(s, largestChunkRows(s.queries, s.chunks!))).toBeLessThanOrEqual(Math.max(budget, scoreBytes(s, 1)));
   return {
-    chunking: Object.fromEntries(planned.map((s) => [s.node, { chunks: s.chunks!, elemType: s.elemType, hidden: s.hidden }])),
+    chunking: chunkingOf(planned),
     chunks: planned.map((s) => s.chunks!),
   };
 }

@@ -5,7 +5,8 @@
  * written as constants; the parts' weights add up to the graph's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readPartWeights } from '../../src/io/node-files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -30,25 +31,11 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
-/** The part's external data, read range by range from the model's files (as the browser reads them from OPFS). */
-function partData(dir: string, part: GraphPart): Uint8Array {
-  const data = new Uint8Array(part.dataBytes);
-  for (const r of part.ranges) {
-    const fd = openSync(join(dir, r.path), 'r');
-    try {
-      readSync(fd, data, r.partOffset, r.length, r.offset);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return data;
-}
-
 /** Runs the parts in order; crossing values stay as onnxruntime tensors between them. */
 async function runParts(dir: string, parts: GraphPart[], feeds: Record<string, { data: Float32Array; shape: number[] }>): Promise<Record<string, ort.Tensor>> {
   const values: Record<string, ort.Tensor> = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)]));
   for (const part of parts) {
-    const session = await ort.InferenceSession.create(part.model, { ...EXACT_SESSION_OPTIONS, externalData: [{ path: part.dataPath, data: partData(dir, part) }] } as ort.InferenceSession.SessionOptions);
+    const session = await ort.InferenceSession.create(part.model, { ...EXACT_SESSION_OPTIONS, externalData: [{ path: part.dataPath, data: readPartWeights(dir, part) }] } as ort.InferenceSession.SessionOptions);
     try {
       const result = await session.run(Object.fromEntries(part.inputs.map((i) => [i.name, values[i.name]])));
       Object.assign(values, result);

@@ -52,6 +52,11 @@ export interface AttentionChunking {
 /** node name → how it is chunked; a fused node not named here is refused (every node must be planned). */
 export type GraphChunking = Record<string, AttentionChunking>;
 
+/** The chunking of planned sites (the memory plan's `attentionSites` with their chunk counts; unchunked: 1). */
+export function chunkingOf(sites: readonly (AttentionSite & { chunks?: number })[]): GraphChunking {
+  return Object.fromEntries(sites.map((s) => [s.node, { chunks: s.chunks ?? 1, elemType: s.elemType, hidden: s.hidden }]));
+}
+
 /** Bytes of one float32 score row block [B, H, rows, S] (the softmax runs in float32). */
 export function scoreBytes(site: Pick<AttentionSite, 'batch' | 'heads' | 'keys'>, rows: number): number {
   return 4 * site.batch * site.heads * rows * site.keys;
